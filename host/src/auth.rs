@@ -1,0 +1,262 @@
+//! Authentication, applied by the host to each request after the component
+//! planned it. Secret values are resolved here and nowhere else; OAuth2
+//! tokens are fetched, cached, refreshed ahead of expiry and re-fetched once
+//! when the API answers 401.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use base64::Engine as _;
+use reqwest::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use crate::config::{ApiKeyLocation, AuthSpec, ClientAuthStyle, GrantType, OAuth2Spec};
+use crate::http::{HttpClient, HttpError};
+use crate::secrets::{Secret, Secrets};
+
+/// Refresh a token this long before it expires.
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// Resolved authentication for a run.
+pub struct Authenticator {
+    kind: Kind,
+    /// Headers from `client.headers`, resolved.
+    headers: Vec<(HeaderName, Secret)>,
+}
+
+enum Kind {
+    None,
+    /// A precomputed header value (`Basic ...`, `Bearer ...`).
+    Header(HeaderName, Secret),
+    Query(String, Secret),
+    Cookie(String, Secret),
+    OAuth2(Box<OAuth2>),
+}
+
+struct OAuth2 {
+    spec: OAuth2Spec,
+    token_url: Url,
+    client_id: Option<Secret>,
+    client_secret: Option<Secret>,
+    username: Option<Secret>,
+    password: Option<Secret>,
+    extra: Vec<(String, Secret)>,
+    token: tokio::sync::Mutex<Option<Token>>,
+}
+
+struct Token {
+    value: Secret,
+    refresh_at: Instant,
+}
+
+impl Authenticator {
+    /// Resolve `spec` and `headers` against `secrets`. Fails early, naming
+    /// the config key, when a referenced secret is missing.
+    pub fn new(spec: Option<&AuthSpec>, headers: &[(String, String)], base_url: &Url, secrets: &Secrets) -> Result<Self> {
+        let mut resolved_headers = Vec::new();
+        for (name, value) in headers {
+            let header = HeaderName::from_bytes(name.as_bytes()).with_context(|| format!("`client.headers`: `{name}` is not a valid header name"))?;
+            resolved_headers.push((header, secrets.resolve(value, &format!("client.headers.{name}"))?));
+        }
+        let kind = match spec {
+            None => Kind::None,
+            Some(AuthSpec::Basic { username, password }) => {
+                let user = secrets.resolve(username, "client.auth.username")?;
+                let pass = secrets.resolve(password, "client.auth.password")?;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", user.expose(), pass.expose()));
+                let value = Secret::new(format!("Basic {encoded}"));
+                secrets.redactor().add(&encoded);
+                Kind::Header(AUTHORIZATION, value)
+            }
+            Some(AuthSpec::Bearer { token }) => {
+                let token = secrets.resolve(token, "client.auth.token")?;
+                Kind::Header(AUTHORIZATION, Secret::new(format!("Bearer {}", token.expose())))
+            }
+            Some(AuthSpec::ApiKey { name, api_key, location }) => {
+                let key = secrets.resolve(api_key, "client.auth.api_key")?;
+                match location {
+                    ApiKeyLocation::Header => Kind::Header(
+                        HeaderName::from_bytes(name.as_bytes()).with_context(|| format!("`client.auth.name`: `{name}` is not a valid header name"))?,
+                        key,
+                    ),
+                    ApiKeyLocation::Query => Kind::Query(name.clone(), key),
+                    ApiKeyLocation::Cookie => Kind::Cookie(name.clone(), key),
+                }
+            }
+            Some(AuthSpec::OAuth2(spec)) => {
+                let token_url = base_url
+                    .join(&spec.token_url)
+                    .with_context(|| format!("`client.auth.token_url`: `{}` is not a valid URL", spec.token_url))?;
+                let opt = |v: &Option<String>, key: &str| -> Result<Option<Secret>> {
+                    v.as_deref().map(|v| secrets.resolve(v, key)).transpose()
+                };
+                let mut extra = Vec::new();
+                for (k, v) in &spec.extra {
+                    extra.push((k.clone(), secrets.resolve(v, &format!("client.auth.{k}"))?));
+                }
+                Kind::OAuth2(Box::new(OAuth2 {
+                    spec: spec.clone(),
+                    token_url,
+                    client_id: opt(&spec.client_id, "client.auth.client_id")?,
+                    client_secret: opt(&spec.client_secret, "client.auth.client_secret")?,
+                    username: opt(&spec.username, "client.auth.username")?,
+                    password: opt(&spec.password, "client.auth.password")?,
+                    extra,
+                    token: tokio::sync::Mutex::new(None),
+                }))
+            }
+        };
+        Ok(Self {
+            kind,
+            headers: resolved_headers,
+        })
+    }
+
+    /// The token endpoint, when there is one (it must pass egress too).
+    pub fn token_url(&self) -> Option<&Url> {
+        match &self.kind {
+            Kind::OAuth2(o) => Some(&o.token_url),
+            _ => None,
+        }
+    }
+
+    /// True if and only if a 401 can be answered by fetching a new token.
+    pub fn can_refresh(&self) -> bool {
+        matches!(self.kind, Kind::OAuth2(_))
+    }
+
+    /// Forget the cached token.
+    pub async fn invalidate(&self) {
+        if let Kind::OAuth2(o) = &self.kind {
+            *o.token.lock().await = None;
+        }
+    }
+
+    /// The headers to add to a request to `url` (query-located keys are
+    /// appended to `url` instead).
+    pub async fn headers_for(&self, http: &HttpClient, url: &mut Url) -> Result<HeaderMap, HttpError> {
+        let mut map = HeaderMap::new();
+        for (name, value) in &self.headers {
+            map.insert(name.clone(), sensitive(value)?);
+        }
+        match &self.kind {
+            Kind::None => {}
+            Kind::Header(name, value) => {
+                map.insert(name.clone(), sensitive(value)?);
+            }
+            Kind::Query(name, value) => {
+                url.query_pairs_mut().append_pair(name, value.expose());
+            }
+            Kind::Cookie(name, value) => {
+                map.insert(COOKIE, sensitive(&Secret::new(format!("{name}={}", value.expose())))?);
+            }
+            Kind::OAuth2(o) => {
+                let token = o.token(http).await?;
+                map.insert(AUTHORIZATION, sensitive(&Secret::new(format!("Bearer {}", token.expose())))?);
+            }
+        }
+        Ok(map)
+    }
+}
+
+fn sensitive(value: &Secret) -> Result<HeaderValue, HttpError> {
+    let mut v = HeaderValue::from_str(value.expose())
+        .map_err(|_| HttpError::Auth("a header value built from a secret contains characters not allowed in HTTP headers".into()))?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+impl OAuth2 {
+    async fn token(&self, http: &HttpClient) -> Result<Secret, HttpError> {
+        let mut guard = self.token.lock().await;
+        if let Some(t) = guard.as_ref()
+            && Instant::now() < t.refresh_at
+        {
+            return Ok(t.value.clone());
+        }
+        let token = self.fetch(http).await?;
+        let value = token.value.clone();
+        *guard = Some(token);
+        Ok(value)
+    }
+
+    async fn fetch(&self, http: &HttpClient) -> Result<Token, HttpError> {
+        let mut form: Vec<(String, String)> = Vec::new();
+        let grant = match self.spec.grant_type {
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::Password => "password",
+        };
+        form.push(("grant_type".into(), grant.into()));
+        if let (Some(u), Some(p)) = (&self.username, &self.password) {
+            form.push(("username".into(), u.expose().into()));
+            form.push(("password".into(), p.expose().into()));
+        }
+        if let Some(scope) = &self.spec.scope {
+            form.push(("scope".into(), scope.clone()));
+        }
+        for (k, v) in &self.extra {
+            form.push((k.clone(), v.expose().into()));
+        }
+        let mut basic = None;
+        match self.spec.client_auth {
+            ClientAuthStyle::Basic => {
+                if let Some(id) = &self.client_id {
+                    basic = Some((id.expose(), self.client_secret.as_ref().map(Secret::expose).unwrap_or("")));
+                }
+            }
+            ClientAuthStyle::Form => {
+                if let Some(id) = &self.client_id {
+                    form.push(("client_id".into(), id.expose().into()));
+                }
+                if let Some(s) = &self.client_secret {
+                    form.push(("client_secret".into(), s.expose().into()));
+                }
+            }
+        }
+        let shown_url = http.redact_url(&self.token_url);
+        let (status, body) = http.post_form(&self.token_url, &form, basic).await.map_err(|e| match e {
+            HttpError::Denied(d) => HttpError::Auth(format!("token endpoint {shown_url}: {d}")),
+            other => HttpError::Auth(format!("token endpoint {shown_url}: {other}")),
+        })?;
+        if !(200..300).contains(&status) {
+            let excerpt = http.redactor().redact(&excerpt(&body));
+            let hint = if matches!(status, 400 | 401 | 403) {
+                ": the credentials in `client.auth` were rejected; check the secrets it references"
+            } else {
+                ""
+            };
+            return Err(HttpError::Auth(format!(
+                "token endpoint {shown_url} answered HTTP {status}{hint} (body: {excerpt})"
+            )));
+        }
+        let parsed: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|_| HttpError::Auth(format!("token endpoint {shown_url} did not answer JSON")))?;
+        let access = parsed
+            .get("access_token")
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| HttpError::Auth(format!("token endpoint {shown_url} answered without `access_token`")))?;
+        http.redactor().add(access);
+        let lifetime = parsed
+            .get("expires_in")
+            .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+            .map(Duration::from_secs)
+            .unwrap_or(self.spec.default_expiry);
+        // Refresh ahead of expiry: a minute early, or at 90% of very short lifetimes.
+        let early = REFRESH_MARGIN.min(lifetime / 10);
+        Ok(Token {
+            value: Secret::new(access),
+            refresh_at: Instant::now() + lifetime.saturating_sub(early),
+        })
+    }
+}
+
+/// The start of a body, for error messages.
+pub fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
+    let mut s: String = text.chars().filter(|c| !c.is_control() || *c == ' ').collect();
+    if body.len() > 300 {
+        s.push('…');
+    }
+    s
+}

@@ -1,0 +1,415 @@
+//! Outbound HTTP for connectors: every request a component plans is sent
+//! here, after the egress check, with authentication applied, retried on
+//! transient failures with exponential backoff honouring `Retry-After`, and
+//! with its body size capped while streaming.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use url::Url;
+
+use crate::auth::Authenticator;
+use crate::config::RetryPolicy;
+use crate::egress::{Denied, EgressPolicy, is_public};
+use crate::secrets::Redactor;
+
+/// Default cap on one response body. A page larger than this is almost
+/// certainly not a page (or a hostile server); 64 MiB keeps the memory of a
+/// handful of in-flight pages bounded.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Response headers never handed to a component: they can carry credentials.
+const HIDDEN_RESPONSE_HEADERS: &[&str] = &["set-cookie", "authorization", "proxy-authorization", "www-authenticate"];
+
+/// Settings of the HTTP client.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Cap on a response body, in bytes.
+    pub max_body_bytes: usize,
+    /// Time allowed to establish a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole request, body included.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A request ready to send (URL resolved, not yet authenticated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingRequest {
+    /// The method.
+    pub method: reqwest::Method,
+    /// The absolute URL including the query.
+    pub url: Url,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// A JSON body.
+    pub json_body: Option<String>,
+}
+
+/// A received response.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers (lower-case names), minus credential-bearing ones.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Retries it took (0 when the first attempt was final).
+    pub retries: u32,
+}
+
+/// Failures of sending a request.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The egress policy refused the URL.
+    #[error("request refused by the egress policy: {0}")]
+    Denied(#[from] Denied),
+    /// The connection failed, timed out or was reset, on every attempt.
+    #[error("{what} (after {retries} retries)")]
+    Transport { what: String, retries: u32 },
+    /// The body exceeded the cap.
+    #[error("the response body exceeds the limit of {limit} bytes (limit `max_body_bytes`)")]
+    BodyTooLarge { limit: usize },
+    /// Authentication could not be obtained.
+    #[error("{0}")]
+    Auth(String),
+    /// The request could not be built.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+/// The shared HTTP client of a run.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    policy: Arc<EgressPolicy>,
+    settings: HttpSettings,
+    redactor: Redactor,
+}
+
+impl HttpClient {
+    /// Build a client that enforces `policy` on every request and redirect.
+    pub fn new(policy: EgressPolicy, settings: HttpSettings, redactor: Redactor) -> Result<Self> {
+        let policy = Arc::new(policy);
+        let redirect_policy = {
+            let policy = policy.clone();
+            reqwest::redirect::Policy::custom(move |attempt| {
+                let same_host = attempt
+                    .previous()
+                    .last()
+                    .is_some_and(|prev| prev.host_str() == attempt.url().host_str());
+                if attempt.previous().len() > 5 {
+                    attempt.error("more than 5 redirects")
+                } else if !same_host {
+                    let host = attempt.url().host_str().unwrap_or("?").to_string();
+                    attempt.error(format!("redirect to another host ({host}) refused"))
+                } else if let Err(denied) = policy.check(attempt.url()) {
+                    attempt.error(denied.to_string())
+                } else {
+                    attempt.follow()
+                }
+            })
+        };
+        let client = reqwest::Client::builder()
+            .redirect(redirect_policy)
+            .dns_resolver(Arc::new(PolicyResolver { policy: policy.clone() }))
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .pool_max_idle_per_host(32)
+            .user_agent(concat!("extract/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            client,
+            policy,
+            settings,
+            redactor,
+        })
+    }
+
+    /// The egress policy in force.
+    pub fn policy(&self) -> &EgressPolicy {
+        &self.policy
+    }
+
+    /// The redactor for messages about requests.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// Send `req` with authentication and the retry policy. Non-2xx final
+    /// responses are returned, not errors: the connector decides what they
+    /// mean.
+    pub async fn send(&self, req: &OutgoingRequest, auth: &Authenticator, retry: &RetryPolicy) -> Result<HttpResponse, HttpError> {
+        self.policy.check(&req.url)?;
+        let mut retries = 0u32;
+        let mut refreshed_auth = false;
+        loop {
+            let mut url = req.url.clone();
+            let mut builder_headers = HeaderMap::new();
+            for (name, value) in &req.headers {
+                let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| HttpError::Invalid(format!("bad header name `{name}`")))?;
+                let value = HeaderValue::from_str(value).map_err(|_| HttpError::Invalid(format!("bad value for header `{name}`")))?;
+                builder_headers.insert(name, value);
+            }
+            let auth_headers = auth.headers_for(self, &mut url).await?;
+            let mut builder = self.client.request(req.method.clone(), url).headers(builder_headers);
+            builder = builder.headers(auth_headers);
+            if let Some(body) = &req.json_body {
+                builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+            }
+            let outcome = match builder.send().await {
+                Ok(resp) => self.read(resp).await,
+                Err(e) => Err(ReadError::Transport(e)),
+            };
+            match outcome {
+                Ok((status, headers, body, retry_after)) => {
+                    if status == 401 && auth.can_refresh() && !refreshed_auth {
+                        // A token can die before its expiry (revoked, clock
+                        // skew): fetch a new one once and try again.
+                        refreshed_auth = true;
+                        auth.invalidate().await;
+                        continue;
+                    }
+                    if retry.retries_status(status) && retries < retry.max_retries {
+                        retries += 1;
+                        let wait = retry_after.unwrap_or_else(|| jitter(retry.backoff(retries))).min(retry.max_delay);
+                        tracing::debug!(status, retries, ?wait, url = %self.redact_url(&req.url), "retrying");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Ok(HttpResponse {
+                        status,
+                        headers,
+                        body,
+                        retries,
+                    });
+                }
+                Err(ReadError::TooLarge(limit)) => return Err(HttpError::BodyTooLarge { limit }),
+                Err(ReadError::Transport(e)) => {
+                    let what = self.describe_transport_error(&e);
+                    if e.is_redirect() || e.is_builder() {
+                        return Err(HttpError::Transport { what, retries });
+                    }
+                    if retries < retry.max_retries {
+                        retries += 1;
+                        let wait = jitter(retry.backoff(retries));
+                        tracing::debug!(retries, ?wait, "retrying after transport error: {what}");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(HttpError::Transport { what, retries });
+                }
+            }
+        }
+    }
+
+    /// Read status, headers and a size-capped body.
+    async fn read(&self, mut resp: reqwest::Response) -> Result<(u16, Vec<(String, String)>, Vec<u8>, Option<Duration>), ReadError> {
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let headers = resp
+            .headers()
+            .iter()
+            .filter(|(n, _)| !HIDDEN_RESPONSE_HEADERS.contains(&n.as_str()))
+            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let limit = self.settings.max_body_bytes;
+        if resp.content_length().is_some_and(|l| l as usize > limit) {
+            return Err(ReadError::TooLarge(limit));
+        }
+        let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0).min(limit as u64) as usize);
+        while let Some(chunk) = resp.chunk().await? {
+            if body.len() + chunk.len() > limit {
+                return Err(ReadError::TooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, headers, body, retry_after))
+    }
+
+    /// A POST of a form, for token endpoints; retried like data requests.
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        form: &[(String, String)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<(u16, Vec<u8>), HttpError> {
+        self.policy.check(url)?;
+        let retry = RetryPolicy::default();
+        let mut retries = 0;
+        loop {
+            let mut builder = self.client.post(url.clone()).form(form);
+            if let Some((user, pass)) = basic {
+                builder = builder.basic_auth(user, Some(pass));
+            }
+            match builder.send().await {
+                Ok(resp) => match self.read(resp).await {
+                    Ok((status, _, body, retry_after)) => {
+                        if retry.retries_status(status) && retries < retry.max_retries {
+                            retries += 1;
+                            tokio::time::sleep(retry_after.unwrap_or_else(|| jitter(retry.backoff(retries)))).await;
+                            continue;
+                        }
+                        return Ok((status, body));
+                    }
+                    Err(ReadError::TooLarge(limit)) => return Err(HttpError::BodyTooLarge { limit }),
+                    Err(ReadError::Transport(e)) => {
+                        return Err(HttpError::Transport { what: self.describe_transport_error(&e), retries });
+                    }
+                },
+                Err(e) if retries < retry.max_retries && !e.is_redirect() => {
+                    retries += 1;
+                    tokio::time::sleep(jitter(retry.backoff(retries))).await;
+                }
+                Err(e) => return Err(HttpError::Transport { what: self.describe_transport_error(&e), retries }),
+            }
+        }
+    }
+
+    /// A URL as it may be shown: no userinfo, secret values scrubbed.
+    pub fn redact_url(&self, url: &Url) -> String {
+        redact_url(url, &self.redactor)
+    }
+
+    fn describe_transport_error(&self, e: &reqwest::Error) -> String {
+        let kind = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "could not connect"
+        } else if e.is_redirect() {
+            "redirect refused"
+        } else if e.is_body() || e.is_decode() {
+            "the connection broke while reading the body"
+        } else {
+            "request failed"
+        };
+        let mut detail = String::new();
+        let mut source: Option<&dyn std::error::Error> = Some(e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !detail.contains(&text) {
+                if !detail.is_empty() {
+                    detail.push_str(": ");
+                }
+                detail.push_str(&text);
+            }
+            source = s.source();
+        }
+        self.redactor.redact(&format!("{kind}: {detail}"))
+    }
+}
+
+/// `url` without userinfo and with known secrets removed.
+pub fn redact_url(url: &Url, redactor: &Redactor) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    redactor.redact(u.as_str())
+}
+
+/// Why reading a response failed.
+enum ReadError {
+    Transport(reqwest::Error),
+    TooLarge(usize),
+}
+
+impl From<reqwest::Error> for ReadError {
+    fn from(e: reqwest::Error) -> Self {
+        Self::Transport(e)
+    }
+}
+
+/// Parse `Retry-After`: delta seconds or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Some(Duration::from_secs_f64(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// Up to 10% random extra wait, so many extractions retrying at once spread out.
+fn jitter(d: Duration) -> Duration {
+    d.mul_f64(1.0 + rand::random::<f64>() * 0.1)
+}
+
+/// Resolves DNS for the HTTP client and, for hosts that are not trusted by
+/// the operator, keeps only public addresses (so a component-declared host
+/// cannot be pointed at loopback or a metadata service through DNS).
+struct PolicyResolver {
+    policy: Arc<EgressPolicy>,
+}
+
+impl reqwest::dns::Resolve for PolicyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let public_only = self.policy.public_only(name.as_str());
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = if public_only {
+                addrs.iter().copied().filter(|a| is_public(a.ip())).collect()
+            } else {
+                addrs.clone()
+            };
+            if allowed.is_empty() {
+                let addr = addrs.first().map(|a| a.ip().to_string()).unwrap_or_else(|| "no address".into());
+                let err: Box<dyn std::error::Error + Send + Sync> = Box::new(Denied::NonPublicAddress {
+                    host: host.clone(),
+                    addr: addrs.first().map(|a| a.ip()).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+                });
+                tracing::debug!("refused {host} at {addr}");
+                return Err(err);
+            }
+            let iter: reqwest::dns::Addrs = Box::new(allowed.into_iter());
+            Ok(iter)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        let future = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        let d = parse_retry_after(&future).unwrap();
+        assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30), "{d:?}");
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn redacted_urls_lose_userinfo_and_secrets() {
+        let r = Redactor::default();
+        r.add("topsecret");
+        let u = Url::parse("http://user:pw@h/x?api_key=topsecret").unwrap();
+        assert_eq!(redact_url(&u, &r), "http://h/x?api_key=***");
+    }
+}

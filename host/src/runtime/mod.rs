@@ -1,0 +1,363 @@
+//! Implements the host side of the `extract:connector/source` world: one
+//! wasmtime [`Engine`] per process, compiled components cached on disk, and
+//! one sandboxed [`Store`] per extraction.
+//!
+//! The component model boundary is the only way a connector talks to the
+//! world: it exports a state machine and imports nothing but `log`. Its
+//! standard library's WASI imports are satisfied by an empty WASI context (no
+//! files, no environment, no network, no arguments), so a connector cannot
+//! read a credential or open a socket even if it tries.
+
+mod cache;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow};
+use wasmtime::component::{HasSelf, Linker, ResourceAny};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
+
+pub use cache::ComponentCache;
+
+/// Host bindings of the WIT world, generated in this one place.
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "connector",
+        exports: { default: async },
+    });
+}
+
+use bindings::exports::extract::connector::source as wit_source;
+pub use bindings::extract::connector::types as wit;
+
+/// How often the epoch ticks; CPU deadlines are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Bytes of guest stderr kept for error reports (a panic message fits).
+const STDERR_CAPTURE_BYTES: usize = 16 * 1024;
+
+/// Limits applied to every component instance.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Cap on a component's linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// CPU time one call into the component may take before it is stopped.
+    pub call_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 256 * 1024 * 1024,
+            call_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The process-wide wasmtime engine and the components loaded into it.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    linker: Arc<Linker<State>>,
+    cache: ComponentCache,
+    limits: Limits,
+}
+
+impl Runtime {
+    /// Create the engine (with epoch interruption, so a looping component can
+    /// be stopped) and start the epoch ticker.
+    pub fn new(cache: ComponentCache, limits: Limits) -> Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("creating the wasmtime engine")?;
+
+        let mut linker = Linker::<State>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking the (empty) WASI context")?;
+        bindings::Connector::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+            .map_err(anyhow::Error::from)
+            .context("linking the connector's log import")?;
+
+        // The ticker only holds a weak reference so an engine can be dropped.
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .context("starting the epoch ticker thread")?;
+
+        Ok(Self {
+            engine,
+            linker: Arc::new(linker),
+            cache,
+            limits,
+        })
+    }
+
+    /// Load a component from its bytes, compiling it only if no cached
+    /// artifact for this engine exists.
+    pub fn load(&self, name: &str, bytes: &[u8]) -> Result<LoadedComponent> {
+        let component = self
+            .cache
+            .load(&self.engine, bytes)
+            .with_context(|| format!("loading component `{name}`"))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!(
+                    "component `{name}` does not fit the extract:connector@0.1.0 world \
+                     (it must export `extract:connector/source` and import nothing but \
+                     `extract:connector/log` and WASI)"
+                )
+            })?;
+        let pre = bindings::ConnectorPre::new(pre)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("component `{name}` does not export `extract:connector/source`"))?;
+        Ok(LoadedComponent {
+            name: Arc::from(name),
+            pre,
+            engine: self.engine.clone(),
+            limits: self.limits.clone(),
+        })
+    }
+}
+
+/// A compiled component, ready to be instantiated cheaply many times.
+#[derive(Clone)]
+pub struct LoadedComponent {
+    name: Arc<str>,
+    pre: bindings::ConnectorPre<State>,
+    engine: Engine,
+    limits: Limits,
+}
+
+/// Per-store host state.
+pub struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    stderr: MemoryOutputPipe,
+    log_scope: Arc<str>,
+    log_lines: u32,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The most log lines one instance may emit; later lines are dropped so a
+/// chatty component cannot flood the operator's terminal.
+const MAX_LOG_LINES: u32 = 1000;
+
+impl bindings::extract::connector::log::Host for State {
+    fn emit(&mut self, level: bindings::extract::connector::log::Level, message: String) {
+        use bindings::extract::connector::log::Level;
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES {
+            return;
+        }
+        let message: String = message.chars().take(2000).collect();
+        let scope = &*self.log_scope;
+        match level {
+            Level::Debug => tracing::debug!(target: "component", "{scope}: {message}"),
+            Level::Info => tracing::info!(target: "component", "{scope}: {message}"),
+            Level::Warn => tracing::warn!(target: "component", "{scope}: {message}"),
+        }
+    }
+}
+
+impl bindings::extract::connector::types::Host for State {}
+
+/// A failure inside a component: a trap (panic, out of memory, CPU
+/// deadline) rather than an error the component returned.
+#[derive(Debug, thiserror::Error)]
+#[error("component `{component}` {what}: {detail}")]
+pub struct ComponentFault {
+    /// The component's name.
+    pub component: Arc<str>,
+    /// What went wrong, in words.
+    pub what: String,
+    /// Detail: the trap and any panic message the component printed.
+    pub detail: String,
+}
+
+impl LoadedComponent {
+    /// The component's name (its file name or `rest_api`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Start a fresh, isolated instance. `scope` names it in log lines.
+    pub async fn instantiate(&self, scope: &str) -> Result<Instance> {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
+        // Deliberately empty: no preopened dirs, no env, no args, no network.
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .instances(4)
+            .tables(16)
+            .memories(4)
+            .trap_on_grow_failure(true)
+            .build();
+        let state = State {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            stderr,
+            log_scope: Arc::from(scope),
+            log_lines: 0,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.deadline_ticks());
+        let bindings = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| self.fault(&store, "failed to start", e))?;
+        Ok(Instance {
+            component: self.clone(),
+            store,
+            bindings,
+        })
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        (self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+    }
+
+    fn fault(&self, store: &Store<State>, doing: &str, err: wasmtime::Error) -> anyhow::Error {
+        let trap = err.downcast_ref::<wasmtime::Trap>().copied();
+        let what = match trap {
+            Some(wasmtime::Trap::Interrupt) => format!(
+                "{doing}: it exceeded its CPU deadline of {:?} per call (limit `call_timeout`)",
+                self.limits.call_timeout
+            ),
+            Some(wasmtime::Trap::UnreachableCodeReached) => format!("{doing}: it panicked"),
+            Some(t) => format!("{doing}: it trapped ({t})"),
+            None if format!("{err:#}").contains("memory") => format!(
+                "{doing}: it ran out of memory (limit `memory_bytes` = {} MiB)",
+                self.limits.memory_bytes / (1024 * 1024)
+            ),
+            None => doing.to_string(),
+        };
+        let printed = String::from_utf8_lossy(&store.data().stderr.contents()).trim().to_string();
+        let detail = if printed.is_empty() {
+            format!("{err:#}")
+        } else {
+            format!("{err:#}; it printed: {printed}")
+        };
+        anyhow!(ComponentFault {
+            component: self.name.clone(),
+            what,
+            detail,
+        })
+    }
+}
+
+/// One live component instance with its own store (memory, limits, state).
+pub struct Instance {
+    component: LoadedComponent,
+    store: Store<State>,
+    bindings: bindings::Connector,
+}
+
+/// A connector error returned across the boundary (an expected failure).
+pub type ConnectorError = wit::ConnectorError;
+
+impl Instance {
+    fn rearm(&mut self) {
+        let ticks = self.component.deadline_ticks();
+        self.store.set_epoch_deadline(ticks);
+    }
+
+    /// Call `describe`.
+    pub async fn describe(
+        &mut self,
+        config: &str,
+    ) -> Result<std::result::Result<wit::SourceInfo, ConnectorError>> {
+        self.rearm();
+        let source = self.bindings.extract_connector_source();
+        let result = source.call_describe(&mut self.store, config).await;
+        result.map_err(|e| self.component.fault(&self.store, "failed in `describe`", e))
+    }
+
+    /// Construct an extraction resource inside this instance.
+    pub async fn extraction(
+        &mut self,
+        config: &str,
+        resource: &str,
+        partition: Option<&str>,
+        checkpoint: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Extraction> {
+        self.rearm();
+        let guest = self.bindings.extract_connector_source().extraction();
+        let handle = guest
+            .call_constructor(&mut self.store, config, resource, partition, checkpoint, state)
+            .await
+            .map_err(|e| self.component.fault(&self.store, "failed to create the extraction", e))?;
+        Ok(Extraction { handle })
+    }
+
+    /// Call `extraction.start`.
+    pub async fn start(
+        &mut self,
+        ext: &Extraction,
+    ) -> Result<std::result::Result<wit::Request, ConnectorError>> {
+        self.rearm();
+        let guest = self.bindings.extract_connector_source().extraction();
+        let result = guest.call_start(&mut self.store, ext.handle).await;
+        result.map_err(|e| self.component.fault(&self.store, "failed in `start`", e))
+    }
+
+    /// Call `extraction.next`.
+    pub async fn next(
+        &mut self,
+        ext: &Extraction,
+        response: &wit::Response,
+    ) -> Result<std::result::Result<wit::Page, ConnectorError>> {
+        self.rearm();
+        let guest = self.bindings.extract_connector_source().extraction();
+        let result = guest.call_next(&mut self.store, ext.handle, response).await;
+        result.map_err(|e| self.component.fault(&self.store, "failed in `next`", e))
+    }
+
+    /// Drop an extraction resource, freeing its guest state.
+    pub async fn finish(&mut self, ext: Extraction) -> Result<()> {
+        self.rearm();
+        ext.handle
+            .resource_drop_async(&mut self.store)
+            .await
+            .map_err(|e| self.component.fault(&self.store, "failed to drop the extraction", e))
+    }
+}
+
+/// A handle to an `extraction` resource living in an [`Instance`].
+pub struct Extraction {
+    handle: ResourceAny,
+}
+
+/// Just the source interface type, for callers that name it.
+pub type SourceGuest = wit_source::Guest;

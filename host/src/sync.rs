@@ -1,0 +1,762 @@
+//! The sync: drives each resource's extraction state machine inside its
+//! component instance, sends the requests it plans, hands back the
+//! responses, and streams the selected records into the loader.
+//!
+//! Independent resources run concurrently (bounded by `concurrency`); a
+//! child resource runs once its parent has completed, one extraction per
+//! parent record (partition).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use futures::StreamExt as _;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use crate::auth::{Authenticator, excerpt};
+use crate::config::{ClientSpec, RetryPolicy};
+use crate::egress::{EgressPolicy, HostRule};
+use crate::http::{HttpClient, HttpError, HttpSettings, OutgoingRequest};
+use crate::progress::Progress;
+use crate::runtime::{Instance, LoadedComponent, wit};
+use crate::secrets::Secrets;
+use crate::storage::{Disposition, Loader, Resume, TableSpec};
+
+/// Where a connector's configuration came from, which decides what the
+/// egress policy trusts.
+pub struct SourceInput {
+    /// The component to run.
+    pub component: LoadedComponent,
+    /// The config handed to `describe`: the whole config for the generic
+    /// connector, the overrides for a vendor component (`{}` for none).
+    pub config: Value,
+    /// The part of the config the operator wrote (the config file given on
+    /// the command line); its `base_url` and token URL are trusted.
+    pub operator_written: Option<Value>,
+}
+
+/// Run-wide options.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Only these resources (and the parents they need), if given.
+    pub resources: Option<Vec<String>>,
+    /// Extractions in flight at once.
+    pub concurrency: usize,
+    /// Extra hosts the operator allows.
+    pub allow_hosts: Vec<HostRule>,
+    /// HTTP settings.
+    pub http: HttpSettings,
+    /// Cap on pages per extraction, so a paginator that never ends is stopped.
+    pub max_pages: u64,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            resources: None,
+            concurrency: 4,
+            allow_hosts: Vec::new(),
+            http: HttpSettings::default(),
+            max_pages: 1_000_000,
+        }
+    }
+}
+
+/// A source ready to run: described, its client and auth resolved.
+pub struct Source {
+    /// The component.
+    pub component: LoadedComponent,
+    /// What `describe` returned.
+    pub info: wit::SourceInfo,
+    /// The effective config, parsed.
+    pub config: Value,
+    /// The host's view of `client`.
+    pub client: ClientSpec,
+    auth: Arc<Authenticator>,
+    http: HttpClient,
+}
+
+/// Describe the source and prepare auth and HTTP.
+pub async fn prepare(input: SourceInput, secrets: &Secrets, opts: &RunOptions) -> Result<Source> {
+    crate::config::check_secret_placement(&input.config)?;
+    let mut instance = input.component.instantiate("describe").await?;
+    let config_text = serde_json::to_string(&input.config)?;
+    let info = instance
+        .describe(&config_text)
+        .await?
+        .map_err(|e| anyhow!("invalid config: {}", e.message))?;
+    let config: Value = serde_json::from_str(&info.config)
+        .with_context(|| format!("component `{}` returned an effective config that is not JSON", input.component.name()))?;
+    crate::config::check_secret_placement(&config)?;
+    let client = ClientSpec::from_config(&config)?;
+    let auth = Authenticator::new(client.auth.as_ref(), &client.headers, &client.base_url, secrets)?;
+
+    let mut policy = EgressPolicy::default();
+    if let Some(op) = &input.operator_written
+        && let Ok(op_client) = ClientSpec::from_config_partial(op)
+    {
+        for url in op_client {
+            if let Some(rule) = HostRule::from_url(&url) {
+                policy.trust(rule);
+            }
+        }
+    }
+    for rule in &opts.allow_hosts {
+        policy.trust(rule.clone());
+    }
+    if let Some(rule) = HostRule::from_url(&client.base_url) {
+        policy.declare(rule);
+    }
+    if let Some(rule) = auth.token_url().and_then(HostRule::from_url) {
+        policy.declare(rule);
+    }
+    let http = HttpClient::new(policy, opts.http.clone(), secrets.redactor())?;
+    Ok(Source {
+        component: input.component,
+        info,
+        config,
+        client,
+        auth: Arc::new(auth),
+        http,
+    })
+}
+
+impl ClientSpec {
+    /// The base and token URLs an operator-written config names, if any.
+    fn from_config_partial(config: &Value) -> Result<Vec<Url>> {
+        let mut urls = Vec::new();
+        if let Some(base) = config.pointer("/client/base_url").and_then(Value::as_str) {
+            let base = crate::config::parse_base_url(base)?;
+            if let Some(token) = config
+                .pointer("/client/auth/token_url")
+                .or_else(|| config.pointer("/client/auth/access_token_url"))
+                .and_then(Value::as_str)
+                && let Ok(t) = base.join(token)
+            {
+                urls.push(t);
+            }
+            urls.push(base);
+        }
+        Ok(urls)
+    }
+}
+
+/// The outcome of one resource.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceReport {
+    /// Pages fetched.
+    pub pages: u64,
+    /// Records selected.
+    pub records: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// `None` when it completed; the error otherwise.
+    pub error: Option<String>,
+    /// True when it was extracted only to feed its children.
+    pub not_loaded: bool,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    /// Per resource, in declaration order.
+    pub resources: Vec<(String, ResourceReport)>,
+    /// The load id.
+    pub load_id: String,
+}
+
+impl RunReport {
+    /// True if and only if every selected resource completed.
+    pub fn success(&self) -> bool {
+        self.resources.iter().all(|(_, r)| r.error.is_none())
+    }
+}
+
+/// One resource's plan.
+#[derive(Debug, Clone)]
+struct Plan {
+    info: wit::ResourceInfo,
+    retry: RetryPolicy,
+    load: bool,
+    children: Vec<String>,
+}
+
+struct Ctx {
+    source: Source,
+    config_text: String,
+    loader: Option<Loader>,
+    plans: HashMap<String, Plan>,
+    progress: Progress,
+    permits: Semaphore,
+    max_pages: u64,
+}
+
+/// Decide which resources run, and whether they load.
+fn plan(source: &Source, opts: &RunOptions) -> Result<(Vec<String>, HashMap<String, Plan>)> {
+    let infos = &source.info.resources;
+    let by_name: HashMap<&str, &wit::ResourceInfo> = infos.iter().map(|r| (r.name.as_str(), r)).collect();
+    let wanted: HashSet<String> = match &opts.resources {
+        Some(list) => {
+            for name in list {
+                if !by_name.contains_key(name.as_str()) {
+                    let known: Vec<&str> = infos.iter().map(|r| r.name.as_str()).collect();
+                    bail!("unknown resource `{name}` in --resources; this source has: {}", known.join(", "));
+                }
+            }
+            list.iter().cloned().collect()
+        }
+        None => infos.iter().filter(|r| r.selected).map(|r| r.name.clone()).collect(),
+    };
+    // Parents of wanted resources run too (to produce partitions), loaded
+    // only if wanted themselves.
+    let mut needed: HashSet<String> = wanted.clone();
+    for name in &wanted {
+        let mut cur = by_name.get(name.as_str()).and_then(|r| r.parent.clone());
+        while let Some(p) = cur {
+            let parent = by_name
+                .get(p.as_str())
+                .ok_or_else(|| anyhow!("resource `{name}` names an unknown parent `{p}`"))?;
+            needed.insert(p.clone());
+            cur = parent.parent.clone();
+        }
+    }
+    let mut plans = HashMap::new();
+    let mut order = Vec::new();
+    for info in infos {
+        if !needed.contains(&info.name) {
+            continue;
+        }
+        order.push(info.name.clone());
+        plans.insert(
+            info.name.clone(),
+            Plan {
+                info: info.clone(),
+                retry: RetryPolicy::for_resource(&source.config, &info.name)?,
+                load: wanted.contains(&info.name),
+                children: Vec::new(),
+            },
+        );
+    }
+    let edges: Vec<(String, String)> = plans
+        .values()
+        .filter_map(|p| p.info.parent.clone().map(|parent| (parent, p.info.name.clone())))
+        .collect();
+    for (parent, child) in edges {
+        if let Some(p) = plans.get_mut(&parent) {
+            p.children.push(child);
+        }
+    }
+    for p in plans.values_mut() {
+        p.children.sort_by_key(|c| order.iter().position(|o| o == c));
+    }
+    Ok((order, plans))
+}
+
+fn disposition(d: wit::WriteDisposition) -> Disposition {
+    match d {
+        wit::WriteDisposition::Append => Disposition::Append,
+        wit::WriteDisposition::Replace => Disposition::Replace,
+        wit::WriteDisposition::Merge => Disposition::Merge,
+    }
+}
+
+/// Run every selected resource into `loader`.
+pub async fn run(source: Source, loader: Loader, opts: &RunOptions, progress: Progress) -> Result<RunReport> {
+    let (order, plans) = plan(&source, opts)?;
+    let config_text = source.info.config.clone();
+    let load_id = loader.load_id().to_string();
+    let ctx = Arc::new(Ctx {
+        source,
+        config_text,
+        loader: Some(loader),
+        plans,
+        progress,
+        permits: Semaphore::new(opts.concurrency.max(1)),
+        max_pages: opts.max_pages,
+    });
+    let reports: Arc<Mutex<BTreeMap<String, ResourceReport>>> = Arc::default();
+    let roots: Vec<String> = order
+        .iter()
+        .filter(|n| ctx.plans[*n].info.parent.is_none())
+        .cloned()
+        .collect();
+    futures::stream::iter(roots)
+        .for_each_concurrent(None, |name| {
+            let ctx = ctx.clone();
+            let reports = reports.clone();
+            async move { run_tree(ctx, name, None, reports).await }
+        })
+        .await;
+    if let Some(loader) = &ctx.loader {
+        loader.complete().await.context("recording the load")?;
+    }
+    ctx.progress.finish();
+    let mut reports = std::mem::take(&mut *reports.lock().unwrap_or_else(|p| p.into_inner()));
+    let resources = order
+        .iter()
+        .map(|n| (n.clone(), reports.remove(n).unwrap_or_default()))
+        .collect();
+    Ok(RunReport { resources, load_id })
+}
+
+/// Run a resource (all its partitions), then its children.
+fn run_tree(
+    ctx: Arc<Ctx>,
+    name: String,
+    partitions: Option<Vec<Value>>,
+    reports: Arc<Mutex<BTreeMap<String, ResourceReport>>>,
+) -> futures::future::BoxFuture<'static, ()> {
+    Box::pin(async move {
+        let plan = ctx.plans[&name].clone();
+        let collect = !plan.children.is_empty();
+        let (report, records) = run_resource(&ctx, &plan, partitions, collect).await;
+        let failed = report.error.is_some();
+        reports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.clone(), report);
+        let records = Arc::new(records);
+        futures::stream::iter(plan.children.clone())
+            .for_each_concurrent(None, |child| {
+                let ctx = ctx.clone();
+                let reports = reports.clone();
+                let records = records.clone();
+                let name = name.clone();
+                async move {
+                    if failed {
+                        let report = ResourceReport {
+                            error: Some(format!("skipped: its parent resource `{name}` failed")),
+                            ..Default::default()
+                        };
+                        reports.lock().unwrap_or_else(|p| p.into_inner()).insert(child.clone(), report);
+                        return;
+                    }
+                    run_tree(ctx, child, Some((*records).clone()), reports).await;
+                }
+            })
+            .await;
+    })
+}
+
+/// Extract one resource: once, or once per parent record.
+async fn run_resource(ctx: &Ctx, plan: &Plan, partitions: Option<Vec<Value>>, collect: bool) -> (ResourceReport, Vec<Value>) {
+    let started = Instant::now();
+    let name = plan.info.name.clone();
+    let bar = ctx.progress.resource(&name);
+    let mut report = ResourceReport {
+        not_loaded: !plan.load,
+        ..Default::default()
+    };
+    let mut collected = Vec::new();
+    let loader = ctx.loader.as_ref().filter(|_| plan.load);
+    let resume = match loader {
+        Some(l) => {
+            let spec = TableSpec {
+                resource: name.clone(),
+                table: name.clone(),
+                primary_key: plan.info.primary_key.clone(),
+                disposition: disposition(plan.info.write_disposition),
+            };
+            match l.begin(spec).await {
+                Ok(r) => r,
+                Err(e) => {
+                    report.error = Some(format!("{e:#}"));
+                    bar.fail();
+                    return (report, collected);
+                }
+            }
+        }
+        None => Resume::default(),
+    };
+    let result: Result<()> = match partitions {
+        None => {
+            if resume.checkpoint.is_some() {
+                tracing::info!("resource `{name}`: resuming from the checkpoint of an interrupted run");
+            }
+            extract(ctx, plan, None, &resume, loader, &mut report, collect.then_some(&mut collected), &bar).await
+        }
+        Some(parents) => {
+            // Partitions run concurrently, each in its own instance.
+            let results: Vec<(Result<()>, ResourceReport, Vec<Value>)> = futures::stream::iter(parents.into_iter())
+                .map(|parent| {
+                    let bar = bar.clone();
+                    // Partitions share the resource's incremental state but
+                    // do not resume individually.
+                    let resume = Resume {
+                        checkpoint: None,
+                        state: resume.state.clone(),
+                    };
+                    async move {
+                        let mut r = ResourceReport::default();
+                        let mut c = Vec::new();
+                        let res = extract(ctx, plan, Some(&parent), &resume, loader, &mut r, collect.then_some(&mut c), &bar).await;
+                        (res, r, c)
+                    }
+                })
+                .buffered(ctx.permits.available_permits().max(1))
+                .collect()
+                .await;
+            let mut first_err = None;
+            for (res, r, c) in results {
+                report.pages += r.pages;
+                report.records += r.records;
+                collected.extend(c);
+                if let Err(e) = res
+                    && first_err.is_none()
+                {
+                    first_err = Some(e);
+                }
+            }
+            first_err.map_or(Ok(()), Err)
+        }
+    };
+    if let Some(l) = loader {
+        let done = match &result {
+            Ok(()) => l.finish(&name).await,
+            Err(_) => l.abort(&name).await,
+        };
+        if let Err(e) = done
+            && result.is_ok()
+        {
+            report.error = Some(format!("{e:#}"));
+        }
+    }
+    if let Err(e) = result {
+        report.error = Some(ctx.source.http.redactor().redact(&format!("{e:#}")));
+    }
+    report.elapsed = started.elapsed();
+    if report.error.is_some() {
+        bar.fail();
+    } else {
+        bar.done();
+    }
+    (report, collected)
+}
+
+/// Headers a component may not set: authentication is the host's job.
+const FORBIDDEN_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "host"];
+
+impl Ctx {
+    /// Turn a planned request into an absolute one.
+    fn resolve(&self, req: &wit::Request) -> Result<OutgoingRequest> {
+        let mut url = match Url::parse(&req.url) {
+            Ok(u) => u,
+            Err(url::ParseError::RelativeUrlWithoutBase) => {
+                // dlt joins paths below the base path, even with a leading `/`.
+                let base = &self.source.client.base_url;
+                base.join(req.url.trim_start_matches('/'))
+                    .with_context(|| format!("the planned path `{}` cannot be joined to the base URL", req.url))?
+            }
+            Err(e) => bail!("the planned URL `{}` is invalid: {e}", req.url),
+        };
+        if !req.query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in &req.query {
+                pairs.append_pair(k, v);
+            }
+        }
+        for (name, _) in &req.headers {
+            if FORBIDDEN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                bail!("the component tried to set the `{name}` header; authentication is applied by the host only");
+            }
+        }
+        let method = match req.method {
+            wit::Method::Get => reqwest::Method::GET,
+            wit::Method::Post => reqwest::Method::POST,
+            wit::Method::Put => reqwest::Method::PUT,
+            wit::Method::Patch => reqwest::Method::PATCH,
+            wit::Method::Delete => reqwest::Method::DELETE,
+        };
+        Ok(OutgoingRequest {
+            method,
+            url,
+            headers: req.headers.clone(),
+            json_body: req.json_body.clone(),
+        })
+    }
+
+    fn where_(&self, resource: &str, page: u64, req: &OutgoingRequest) -> String {
+        format!(
+            "resource `{resource}`, page {page} ({} {})",
+            req.method,
+            self.source.http.redact_url(&req.url)
+        )
+    }
+}
+
+/// Retries of a page whose 2xx body the component could not interpret
+/// (cut off, an HTML page from a proxy): such bodies are usually transient.
+const BAD_BODY_RETRIES: u32 = 2;
+
+#[allow(clippy::too_many_arguments)]
+async fn extract(
+    ctx: &Ctx,
+    plan: &Plan,
+    partition: Option<&Value>,
+    resume: &Resume,
+    loader: Option<&Loader>,
+    report: &mut ResourceReport,
+    mut collect: Option<&mut Vec<Value>>,
+    bar: &crate::progress::ResourceBar,
+) -> Result<()> {
+    let _permit = ctx.permits.acquire().await.map_err(|_| anyhow!("shutting down"))?;
+    let name = &plan.info.name;
+    let partition_text = partition.map(|p| p.to_string());
+    let scope = format!("{}/{name}", ctx.source.component.name());
+    let mut inst: Instance = ctx.source.component.instantiate(&scope).await?;
+    let ext = inst
+        .extraction(
+            &ctx.config_text,
+            name,
+            partition_text.as_deref(),
+            resume.checkpoint.as_deref(),
+            resume.state.as_deref(),
+        )
+        .await?;
+    let mut planned = inst
+        .start(&ext)
+        .await?
+        .map_err(|e| anyhow!("resource `{name}`: {}", e.message))?;
+    let mut previous: Option<OutgoingRequest> = None;
+    let mut pending_ack = None;
+    let mut page_no = 0u64;
+    let mut bad_body_retries = 0;
+    loop {
+        page_no += 1;
+        if page_no > ctx.max_pages {
+            bail!("resource `{name}`: stopped after {} pages (limit `max_pages`); the paginator does not seem to end", ctx.max_pages);
+        }
+        let req = ctx.resolve(&planned).with_context(|| format!("resource `{name}`, page {page_no}"))?;
+        if previous.as_ref() == Some(&req) {
+            bail!(
+                "{}: the paginator asked for the same request again; stopping instead of looping",
+                ctx.where_(name, page_no, &req)
+            );
+        }
+        let resp = match ctx.source.http.send(&req, &ctx.source.auth, &plan.retry).await {
+            Ok(r) => r,
+            Err(e) => {
+                let hint = match &e {
+                    HttpError::Transport { .. } => "; the pages before it are loaded and the next run resumes from the last checkpoint",
+                    _ => "",
+                };
+                bail!("{}: {e}{hint}", ctx.where_(name, page_no, &req));
+            }
+        };
+        let status = resp.status;
+        let retries = resp.retries;
+        let response = wit::Response {
+            status,
+            headers: resp.headers,
+            body: resp.body,
+            url: ctx.source.http.redact_url(&req.url),
+        };
+        let page = match inst.next(&ext, &response).await? {
+            Ok(p) => p,
+            Err(e) => {
+                let transient = (200..300).contains(&status) && e.kind == wit::ErrorKind::BadResponse;
+                if transient && bad_body_retries < BAD_BODY_RETRIES {
+                    bad_body_retries += 1;
+                    tracing::warn!("{}: {}; retrying the page", ctx.where_(name, page_no, &req), e.message);
+                    tokio::time::sleep(plan.retry.backoff(bad_body_retries)).await;
+                    page_no -= 1;
+                    continue;
+                }
+                let after = if retries > 0 { format!(" (after {retries} retries)") } else { String::new() };
+                let mut msg = format!("{}: {}{after}", ctx.where_(name, page_no, &req), e.message);
+                if matches!(status, 401 | 403) && !e.message.contains("credentials") {
+                    msg.push_str(": the API rejected the credentials; check the secrets `client.auth` references");
+                }
+                if !(200..300).contains(&status) && !e.message.contains(&status.to_string()) {
+                    msg.push_str(&format!(" [HTTP {status}: {}]", excerpt(&response.body)));
+                }
+                bail!("{msg}");
+            }
+        };
+        bad_body_retries = 0;
+        let records = materialize(&page.records, &response.body)
+            .with_context(|| format!("{}: component `{}`", ctx.where_(name, page_no, &req), ctx.source.component.name()))?;
+        let count = records.len() as u64;
+        if let Some(c) = collect.as_deref_mut() {
+            c.extend(records.iter().cloned());
+        }
+        if let Some(ack) = pending_ack.take() {
+            wait_ack(ack).await?;
+        }
+        if let Some(l) = loader {
+            let partition_key = partition.is_some().then(|| partition_key(partition));
+            let top_level = partition.is_none();
+            pending_ack = Some(
+                l.page(
+                    name,
+                    records,
+                    partition_key,
+                    if top_level { page.checkpoint.clone() } else { None },
+                    // Children's states are not comparable across partitions.
+                    if top_level { page.state.clone() } else { None },
+                )
+                .await?,
+            );
+        }
+        report.pages += 1;
+        report.records += count;
+        bar.page(count);
+        match page.next {
+            Some(next) => {
+                previous = Some(req);
+                planned = next;
+            }
+            None => break,
+        }
+    }
+    if let Some(ack) = pending_ack.take() {
+        wait_ack(ack).await?;
+    }
+    inst.finish(ext).await?;
+    Ok(())
+}
+
+async fn wait_ack(ack: tokio::sync::oneshot::Receiver<Result<()>>) -> Result<()> {
+    ack.await.map_err(|_| anyhow!("the DuckDB loader stopped"))?
+}
+
+fn partition_key(partition: Option<&Value>) -> String {
+    use sha2::Digest as _;
+    partition
+        .map(|p| hex::encode(&sha2::Sha256::digest(p.to_string().as_bytes())[..12]))
+        .unwrap_or_default()
+}
+
+/// Turn a page's records into JSON values: spans are parsed straight out of
+/// the body, a JSON array is parsed once.
+pub fn materialize(records: &wit::Records, body: &[u8]) -> Result<Vec<Value>> {
+    match records {
+        wit::Records::Spans(spans) => {
+            let mut out = Vec::with_capacity(spans.len());
+            for (i, span) in spans.iter().enumerate() {
+                let (start, end) = (span.start as usize, span.end as usize);
+                if start > end || end > body.len() {
+                    bail!("record {} points at bytes {start}..{end} outside the {}-byte body", i + 1, body.len());
+                }
+                let value: Value = serde_json::from_slice(&body[start..end])
+                    .map_err(|e| anyhow!("record {} (bytes {start}..{end}) is not one JSON value: {e}", i + 1))?;
+                out.push(value);
+            }
+            Ok(out)
+        }
+        wit::Records::JsonArray(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Array(items)) => Ok(items),
+            Ok(_) => bail!("records are not a JSON array"),
+            Err(e) => bail!("records are not valid JSON: {e}"),
+        },
+    }
+}
+
+/// One page of a dry run, for `extract check`.
+#[derive(Debug)]
+pub struct CheckReport {
+    /// The resource.
+    pub resource: String,
+    /// The request sent.
+    pub request: String,
+    /// Status received.
+    pub status: Option<u16>,
+    /// Records the selector matched.
+    pub records: Vec<Value>,
+    /// Top-level keys of the body when it is an object.
+    pub body_keys: Vec<String>,
+    /// Whether there is a next page.
+    pub has_next: bool,
+    /// The error, if the dry run failed.
+    pub error: Option<String>,
+}
+
+/// Dry-run one page per resource (children use the first parent record).
+pub async fn check(source: Source, opts: &RunOptions) -> Result<Vec<CheckReport>> {
+    let (order, plans) = plan(&source, opts)?;
+    let config_text = source.info.config.clone();
+    let ctx = Ctx {
+        source,
+        config_text,
+        loader: None,
+        plans,
+        progress: Progress::hidden(),
+        permits: Semaphore::new(1),
+        max_pages: 1,
+    };
+    let mut first_records: HashMap<String, Value> = HashMap::new();
+    let mut out = Vec::new();
+    for name in order {
+        let plan = &ctx.plans[&name];
+        let partition = match &plan.info.parent {
+            None => None,
+            Some(p) => match first_records.get(p) {
+                Some(r) => Some(r.clone()),
+                None => {
+                    out.push(CheckReport {
+                        resource: name.clone(),
+                        request: String::new(),
+                        status: None,
+                        records: Vec::new(),
+                        body_keys: Vec::new(),
+                        has_next: false,
+                        error: Some(format!("skipped: its parent `{p}` returned no record to partition by")),
+                    });
+                    continue;
+                }
+            },
+        };
+        let report = check_one(&ctx, plan, partition.as_ref()).await;
+        if let Some(r) = report.records.first() {
+            first_records.insert(name.clone(), r.clone());
+        }
+        out.push(report);
+    }
+    Ok(out)
+}
+
+async fn check_one(ctx: &Ctx, plan: &Plan, partition: Option<&Value>) -> CheckReport {
+    let name = plan.info.name.clone();
+    let mut report = CheckReport {
+        resource: name.clone(),
+        request: String::new(),
+        status: None,
+        records: Vec::new(),
+        body_keys: Vec::new(),
+        has_next: false,
+        error: None,
+    };
+    let result: Result<()> = async {
+        let mut inst = ctx.source.component.instantiate(&name).await?;
+        let ext = inst
+            .extraction(&ctx.config_text, &name, partition.map(|p| p.to_string()).as_deref(), None, None)
+            .await?;
+        let planned = inst.start(&ext).await?.map_err(|e| anyhow!("{}", e.message))?;
+        let req = ctx.resolve(&planned)?;
+        report.request = format!("{} {}", req.method, ctx.source.http.redact_url(&req.url));
+        let resp = ctx.source.http.send(&req, &ctx.source.auth, &plan.retry).await?;
+        report.status = Some(resp.status);
+        if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&resp.body) {
+            report.body_keys = m.keys().cloned().collect();
+        }
+        let response = wit::Response {
+            status: resp.status,
+            headers: resp.headers,
+            body: resp.body,
+            url: ctx.source.http.redact_url(&req.url),
+        };
+        let page = inst.next(&ext, &response).await?.map_err(|e| anyhow!("{}", e.message))?;
+        report.records = materialize(&page.records, &response.body)?;
+        report.has_next = page.next.is_some();
+        inst.finish(ext).await?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        report.error = Some(ctx.source.http.redactor().redact(&format!("{e:#}")));
+    }
+    report
+}

@@ -1,0 +1,323 @@
+//! End-to-end tests: the real `extract` binary runs the real generic
+//! component (built for wasm32-wasip2 and loaded by wasmtime) against mock
+//! vendor APIs served on 127.0.0.1, into real DuckDB files.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use mock_vendors::{Faults, MockOptions, MockServer, Vendor};
+use serde_json::Value;
+
+const EXTRACT: &str = env!("CARGO_BIN_EXE_extract");
+
+/// A scratch directory with a config, secrets and a DuckDB file.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Write `connectors/<file>` with its base URL pointed at the mock.
+    fn connector(&self, file: &str, base_url: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root");
+        let text = std::fs::read_to_string(root.join("connectors").join(file)).expect("read connector");
+        let mut config: Value = serde_json::from_str(&text).expect("connector is JSON");
+        config["client"]["base_url"] = Value::String(base_url.to_string());
+        edit(&mut config);
+        let path = self.path(file);
+        std::fs::write(&path, serde_json::to_string_pretty(&config).expect("json")).expect("write config");
+        path
+    }
+
+    fn secrets(&self, pairs: &[(&str, &str)]) -> PathBuf {
+        let path = self.path("secrets.toml");
+        let text: String = pairs.iter().map(|(k, v)| format!("{k} = \"{v}\"\n")).collect();
+        std::fs::write(&path, text).expect("write secrets");
+        path
+    }
+}
+
+/// Run the CLI off the async runtime (the mock keeps serving meanwhile).
+async fn extract(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(EXTRACT)
+            .args(&args)
+            .env("EXTRACT_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"))
+            .env("EXTRACT_LOG", "warn")
+            .output()
+            .expect("run extract")
+    })
+    .await
+    .expect("join")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn strings(db: &Path, sql: &str) -> Vec<String> {
+    let conn = duckdb::Connection::open(db).expect("open duckdb");
+    let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let rows = stmt
+        .query_map([], |row| row.get::<_, Option<String>>(0))
+        .expect("query");
+    rows.map(|r| r.expect("row").unwrap_or_else(|| "NULL".into())).collect()
+}
+
+fn count(db: &Path, sql: &str) -> i64 {
+    let conn = duckdb::Connection::open(db).expect("open duckdb");
+    conn.query_row(sql, [], |row| row.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+const CHARGIFY_TABLES: &[(&str, &str)] = &[
+    ("customers", "id"),
+    ("subscriptions", "id"),
+    ("invoices", "uid"),
+    ("coupons", "id"),
+    ("transactions", "id"),
+];
+
+async fn chargify(opts: MockOptions) -> MockServer {
+    mock_vendors::serve(Vendor::Chargify, opts).await.expect("start mock")
+}
+
+fn run_args(config: &Path, secrets: &Path, db: &Path) -> Vec<String> {
+    vec![
+        "run".into(),
+        config.display().to_string(),
+        "--secrets".into(),
+        secrets.display().to_string(),
+        "--db".into(),
+        db.display().to_string(),
+    ]
+}
+
+/// Every table holds exactly the mock's records, keyed as the mock keys them.
+fn assert_chargify_rows(server: &MockServer, db: &Path) {
+    let expected = server.expected();
+    for (table, key) in CHARGIFY_TABLES {
+        let mut want = expected.key_strings(table);
+        assert!(!want.is_empty(), "the mock has no `{table}`");
+        want.sort();
+        let got = strings(db, &format!("SELECT CAST({key} AS VARCHAR) FROM chargify.{table} ORDER BY 1"));
+        assert_eq!(got.len(), want.len(), "row count of {table}");
+        assert_eq!(got, want, "primary keys of {table}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chargify_sync_loads_exact_rows_and_merge_keeps_them_unique_on_rerun() {
+    let server = chargify(MockOptions::default()).await;
+    let s = Scratch::new();
+    let config = s.connector("chargify.json", &server.base_url(), |_| {});
+    let secrets = s.secrets(&[("api_key", mock_vendors::CHARGIFY_API_KEY)]);
+    let db = s.path("chargify.duckdb");
+
+    let out = extract(run_args(&config, &secrets, &db)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("resource") && stdout.contains("records") && stdout.contains("customers"), "{stdout}");
+    assert_chargify_rows(&server, &db);
+    // Nested objects are flattened with `__`.
+    assert!(count(&db, "SELECT count(*) FROM chargify.subscriptions WHERE customer__id IS NOT NULL") > 0);
+
+    let out = extract(run_args(&config, &secrets, &db)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_chargify_rows(&server, &db);
+    assert_eq!(count(&db, "SELECT count(DISTINCT load_id) FROM chargify._dlt_loads"), 2);
+    // Every row carries the load id of the run that last wrote it.
+    assert_eq!(count(&db, "SELECT count(*) FROM chargify.customers WHERE _dlt_load_id IS NULL"), 0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_429_and_500_are_retried_and_nothing_is_lost() {
+    let server = chargify(MockOptions {
+        faults: Faults {
+            rate_limit_every: Some(7),
+            retry_after_secs: 1,
+            server_error_every: Some(5),
+            ..Faults::default()
+        },
+        ..MockOptions::default()
+    })
+    .await;
+    let s = Scratch::new();
+    let config = s.connector("chargify.json", &server.base_url(), |_| {});
+    let secrets = s.secrets(&[("api_key", mock_vendors::CHARGIFY_API_KEY)]);
+    let db = s.path("chargify.duckdb");
+    let out = extract(run_args(&config, &secrets, &db)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stats = server.stats();
+    assert!(stats.status(429) > 0 && stats.status(500) > 0, "faults were injected: {stats:?}");
+    assert_chargify_rows(&server, &db);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secret_fails_with_401_naming_the_resource_and_loads_nothing() {
+    let server = chargify(MockOptions::default()).await;
+    let s = Scratch::new();
+    let config = s.connector("chargify.json", &server.base_url(), |_| {});
+    let secrets = s.secrets(&[("api_key", "not-the-key")]);
+    let db = s.path("chargify.duckdb");
+    let out = extract(run_args(&config, &secrets, &db)).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("resource `customers`") && all.contains("401"), "{all}");
+    assert!(all.contains("credentials"), "{all}");
+    assert!(!all.contains("not-the-key"), "the secret value leaked: {all}");
+    let tables = count(
+        &db,
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'chargify' AND table_name IN ('customers','subscriptions','invoices','coupons','transactions')",
+    );
+    assert_eq!(tables, 0, "no partial garbage");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_secret_names_it_and_the_env_var() {
+    let s = Scratch::new();
+    let config = s.connector("chargify.json", "http://127.0.0.1:9", |_| {});
+    let secrets = s.secrets(&[]);
+    let out = extract(run_args(&config, &secrets, &s.path("x.duckdb"))).await;
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("api_key") && all.contains("EXTRACT_SECRET_API_KEY"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_from_environment_overrides_file() {
+    let server = chargify(MockOptions {
+        records: 30,
+        ..MockOptions::default()
+    })
+    .await;
+    let s = Scratch::new();
+    let config = s.connector("chargify.json", &server.base_url(), |_| {});
+    let secrets = s.secrets(&[("api_key", "wrong")]);
+    let db = s.path("chargify.duckdb");
+    let args = run_args(&config, &secrets, &db);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(EXTRACT)
+            .args(&args)
+            .env("EXTRACT_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"))
+            .env("EXTRACT_SECRET_API_KEY", mock_vendors::CHARGIFY_API_KEY)
+            .output()
+            .expect("run")
+    })
+    .await
+    .expect("join");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_chargify_rows(&server, &db);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_config_names_the_bad_key() {
+    let s = Scratch::new();
+    let config = s.connector("chargify.json", "http://127.0.0.1:9", |c| {
+        c["resources"][1]["endpoint"]["paginatr"] = c["resources"][1]["endpoint"]["paginator"].take();
+    });
+    let secrets = s.secrets(&[("api_key", "k")]);
+    let out = extract(run_args(&config, &secrets, &s.path("x.duckdb"))).await;
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("paginatr"), "{}", text(&out));
+
+    let bad_json = s.path("bad.json");
+    std::fs::write(&bad_json, "{\"client\": {\"base_url\": }").expect("write");
+    let out = extract(run_args(&bad_json, &secrets, &s.path("x.duckdb"))).await;
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).contains("line 1"), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selected_resources_only_and_unknown_ones_are_refused() {
+    let server = chargify(MockOptions {
+        records: 50,
+        ..MockOptions::default()
+    })
+    .await;
+    let s = Scratch::new();
+    let config = s.connector("chargify.json", &server.base_url(), |_| {});
+    let secrets = s.secrets(&[("api_key", mock_vendors::CHARGIFY_API_KEY)]);
+    let db = s.path("chargify.duckdb");
+    let mut args = run_args(&config, &secrets, &db);
+    args.extend(["--resources".to_string(), "coupons".to_string()]);
+    let out = extract(args.clone()).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        strings(&db, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'chargify' AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1"),
+        vec!["coupons".to_string()]
+    );
+    let n = args.len();
+    args[n - 1] = "nope".into();
+    let out = extract(args).await;
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).contains("unknown resource `nope`"), "{}", text(&out));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_dry_runs_one_page_and_explains_an_empty_selector() {
+    let server = chargify(MockOptions::default()).await;
+    let s = Scratch::new();
+    // The seed as written selects `invoices.json` inside `{"invoices": [...]}`.
+    let config = s.connector("chargify.json", &server.base_url(), |c| {
+        c["resources"][2]["endpoint"]["data_selector"] = Value::String("invoices.json".into());
+    });
+    let secrets = s.secrets(&[("api_key", mock_vendors::CHARGIFY_API_KEY)]);
+    let out = extract(vec![
+        "check".into(),
+        config.display().to_string(),
+        "--secrets".into(),
+        secrets.display().to_string(),
+    ])
+    .await;
+    let all = text(&out);
+    assert!(all.contains("selected: 200 records"), "{all}");
+    assert!(all.contains("invoices.json") && all.contains("invoices"), "{all}");
+    assert_eq!(out.status.code(), Some(1), "a resource failed its dry run: {all}");
+    // Nothing was requested beyond one page per resource.
+    let stats = server.stats();
+    assert!(stats.data_requests <= 5, "{stats:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_page_urls_to_other_hosts_are_refused() {
+    let server = chargify(MockOptions {
+        records: 10,
+        ..MockOptions::default()
+    })
+    .await;
+    let s = Scratch::new();
+    // The operator trusts 127.0.0.1:<mock port>; a path that makes the
+    // component plan an absolute URL elsewhere is refused before any I/O.
+    let config = s.connector("chargify.json", &server.base_url(), |c| {
+        c["resources"][0]["endpoint"]["path"] = Value::String("http://169.254.169.254/latest/meta-data".into());
+    });
+    let secrets = s.secrets(&[("api_key", mock_vendors::CHARGIFY_API_KEY)]);
+    let db = s.path("chargify.duckdb");
+    let out = extract(run_args(&config, &secrets, &db)).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("169.254.169.254") && all.contains("not allowed"), "{all}");
+    // The other resources still completed.
+    assert_eq!(count(&db, "SELECT count(*) FROM chargify.coupons"), server.expected().count("coupons") as i64);
+    server.shutdown().await;
+}
