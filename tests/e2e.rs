@@ -113,7 +113,7 @@ fn assert_chargify_rows(server: &MockServer, db: &Path) {
         let mut want = expected.key_strings(table);
         assert!(!want.is_empty(), "the mock has no `{table}`");
         want.sort();
-        let got = strings(db, &format!("SELECT CAST({key} AS VARCHAR) FROM chargify.{table} ORDER BY 1"));
+        let got = strings(db, &format!("SELECT CAST({key} AS VARCHAR) FROM chargify.chargify.{table} ORDER BY 1"));
         assert_eq!(got.len(), want.len(), "row count of {table}");
         assert_eq!(got, want, "primary keys of {table}");
     }
@@ -133,14 +133,14 @@ async fn chargify_sync_loads_exact_rows_and_merge_keeps_them_unique_on_rerun() {
     assert!(stdout.contains("resource") && stdout.contains("records") && stdout.contains("customers"), "{stdout}");
     assert_chargify_rows(&server, &db);
     // Nested objects are flattened with `__`.
-    assert!(count(&db, "SELECT count(*) FROM chargify.subscriptions WHERE customer__id IS NOT NULL") > 0);
+    assert!(count(&db, "SELECT count(*) FROM chargify.chargify.subscriptions WHERE customer__id IS NOT NULL") > 0);
 
     let out = extract(run_args(&config, &secrets, &db)).await;
     assert!(out.status.success(), "{}", text(&out));
     assert_chargify_rows(&server, &db);
-    assert_eq!(count(&db, "SELECT count(DISTINCT load_id) FROM chargify._dlt_loads"), 2);
+    assert_eq!(count(&db, "SELECT count(DISTINCT load_id) FROM chargify.chargify._dlt_loads"), 2);
     // Every row carries the load id of the run that last wrote it.
-    assert_eq!(count(&db, "SELECT count(*) FROM chargify.customers WHERE _dlt_load_id IS NULL"), 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM chargify.chargify.customers WHERE _dlt_load_id IS NULL"), 0);
     server.shutdown().await;
 }
 
@@ -318,6 +318,6 @@ async fn next_page_urls_to_other_hosts_are_refused() {
     let all = text(&out);
     assert!(all.contains("169.254.169.254") && all.contains("not allowed"), "{all}");
     // The other resources still completed.
-    assert_eq!(count(&db, "SELECT count(*) FROM chargify.coupons"), server.expected().count("coupons") as i64);
+    assert_eq!(count(&db, "SELECT count(*) FROM chargify.chargify.coupons"), server.expected().count("coupons") as i64);
     server.shutdown().await;
 }
