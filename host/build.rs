@@ -12,7 +12,10 @@ use std::process::Command;
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest_dir.parent().expect("host/ has a parent").to_path_buf();
+    let root = manifest_dir
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf();
     let guests = root.join("guest-components");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
 
@@ -27,7 +30,13 @@ fn main() {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&guests)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--workspace"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--workspace",
+        ])
         .arg("--manifest-path")
         .arg(guests.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target_dir);
@@ -51,7 +60,9 @@ fn main() {
             cmd.env_remove(key.as_ref());
         }
     }
-    let status = cmd.status().expect("failed to run cargo for the guest components");
+    let status = cmd
+        .status()
+        .expect("failed to run cargo for the guest components");
     assert!(
         status.success(),
         "building guest-components for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
@@ -74,7 +85,10 @@ fn main() {
         "guest build produced no rest_api.wasm in {}",
         wasm_dir.display()
     );
-    println!("cargo:rustc-env=EXTRACT_COMPONENTS_DIR={}", components.display());
+    println!(
+        "cargo:rustc-env=EXTRACT_COMPONENTS_DIR={}",
+        components.display()
+    );
 }
 
 fn copy_if_changed(from: &Path, to: &Path) {

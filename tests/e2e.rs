@@ -28,19 +28,26 @@ impl Scratch {
 
     /// Write `connectors/<file>` with its base URL pointed at the mock.
     fn connector(&self, file: &str, base_url: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root");
-        let text = std::fs::read_to_string(root.join("connectors").join(file)).expect("read connector");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("repo root");
+        let text =
+            std::fs::read_to_string(root.join("connectors").join(file)).expect("read connector");
         let mut config: Value = serde_json::from_str(&text).expect("connector is JSON");
         config["client"]["base_url"] = Value::String(base_url.to_string());
         edit(&mut config);
         let path = self.path(file);
-        std::fs::write(&path, serde_json::to_string_pretty(&config).expect("json")).expect("write config");
+        std::fs::write(&path, serde_json::to_string_pretty(&config).expect("json"))
+            .expect("write config");
         path
     }
 
     fn secrets(&self, pairs: &[(&str, &str)]) -> PathBuf {
         let path = self.path("secrets.toml");
-        let text: String = pairs.iter().map(|(k, v)| format!("{k} = \"{v}\"\n")).collect();
+        let text: String = pairs
+            .iter()
+            .map(|(k, v)| format!("{k} = \"{v}\"\n"))
+            .collect();
         std::fs::write(&path, text).expect("write secrets");
         path
     }
@@ -51,7 +58,10 @@ async fn extract(args: Vec<String>) -> Output {
     tokio::task::spawn_blocking(move || {
         std::process::Command::new(EXTRACT)
             .args(&args)
-            .env("EXTRACT_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"))
+            .env(
+                "EXTRACT_CACHE_DIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
+            )
             .env("EXTRACT_LOG", "warn")
             .output()
             .expect("run extract")
@@ -75,12 +85,14 @@ fn strings(db: &Path, sql: &str) -> Vec<String> {
     let rows = stmt
         .query_map([], |row| row.get::<_, Option<String>>(0))
         .expect("query");
-    rows.map(|r| r.expect("row").unwrap_or_else(|| "NULL".into())).collect()
+    rows.map(|r| r.expect("row").unwrap_or_else(|| "NULL".into()))
+        .collect()
 }
 
 fn count(db: &Path, sql: &str) -> i64 {
     let conn = duckdb::Connection::open(db).expect("open duckdb");
-    conn.query_row(sql, [], |row| row.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    conn.query_row(sql, [], |row| row.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 const CHARGIFY_TABLES: &[(&str, &str)] = &[
@@ -92,7 +104,9 @@ const CHARGIFY_TABLES: &[(&str, &str)] = &[
 ];
 
 async fn chargify(opts: MockOptions) -> MockServer {
-    mock_vendors::serve(Vendor::Chargify, opts).await.expect("start mock")
+    mock_vendors::serve(Vendor::Chargify, opts)
+        .await
+        .expect("start mock")
 }
 
 fn run_args(config: &Path, secrets: &Path, db: &Path) -> Vec<String> {
@@ -113,7 +127,10 @@ fn assert_chargify_rows(server: &MockServer, db: &Path) {
         let mut want = expected.key_strings(table);
         assert!(!want.is_empty(), "the mock has no `{table}`");
         want.sort();
-        let got = strings(db, &format!("SELECT CAST({key} AS VARCHAR) FROM chargify.chargify.{table} ORDER BY 1"));
+        let got = strings(
+            db,
+            &format!("SELECT CAST({key} AS VARCHAR) FROM chargify.chargify.{table} ORDER BY 1"),
+        );
         assert_eq!(got.len(), want.len(), "row count of {table}");
         assert_eq!(got, want, "primary keys of {table}");
     }
@@ -130,17 +147,37 @@ async fn chargify_sync_loads_exact_rows_and_merge_keeps_them_unique_on_rerun() {
     let out = extract(run_args(&config, &secrets, &db)).await;
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("resource") && stdout.contains("records") && stdout.contains("customers"), "{stdout}");
+    assert!(
+        stdout.contains("resource") && stdout.contains("records") && stdout.contains("customers"),
+        "{stdout}"
+    );
     assert_chargify_rows(&server, &db);
     // Nested objects are flattened with `__`.
-    assert!(count(&db, "SELECT count(*) FROM chargify.chargify.subscriptions WHERE customer__id IS NOT NULL") > 0);
+    assert!(
+        count(
+            &db,
+            "SELECT count(*) FROM chargify.chargify.subscriptions WHERE customer__id IS NOT NULL"
+        ) > 0
+    );
 
     let out = extract(run_args(&config, &secrets, &db)).await;
     assert!(out.status.success(), "{}", text(&out));
     assert_chargify_rows(&server, &db);
-    assert_eq!(count(&db, "SELECT count(DISTINCT load_id) FROM chargify.chargify._dlt_loads"), 2);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(DISTINCT load_id) FROM chargify.chargify._dlt_loads"
+        ),
+        2
+    );
     // Every row carries the load id of the run that last wrote it.
-    assert_eq!(count(&db, "SELECT count(*) FROM chargify.chargify.customers WHERE _dlt_load_id IS NULL"), 0);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM chargify.chargify.customers WHERE _dlt_load_id IS NULL"
+        ),
+        0
+    );
     server.shutdown().await;
 }
 
@@ -163,7 +200,10 @@ async fn injected_429_and_500_are_retried_and_nothing_is_lost() {
     let out = extract(run_args(&config, &secrets, &db)).await;
     assert!(out.status.success(), "{}", text(&out));
     let stats = server.stats();
-    assert!(stats.status(429) > 0 && stats.status(500) > 0, "faults were injected: {stats:?}");
+    assert!(
+        stats.status(429) > 0 && stats.status(500) > 0,
+        "faults were injected: {stats:?}"
+    );
     assert_chargify_rows(&server, &db);
     server.shutdown().await;
 }
@@ -178,9 +218,15 @@ async fn wrong_secret_fails_with_401_naming_the_resource_and_loads_nothing() {
     let out = extract(run_args(&config, &secrets, &db)).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
-    assert!(all.contains("resource `customers`") && all.contains("401"), "{all}");
+    assert!(
+        all.contains("resource `customers`") && all.contains("401"),
+        "{all}"
+    );
     assert!(all.contains("credentials"), "{all}");
-    assert!(!all.contains("not-the-key"), "the secret value leaked: {all}");
+    assert!(
+        !all.contains("not-the-key"),
+        "the secret value leaked: {all}"
+    );
     let tables = count(
         &db,
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'chargify' AND table_name IN ('customers','subscriptions','invoices','coupons','transactions')",
@@ -197,7 +243,10 @@ async fn missing_secret_names_it_and_the_env_var() {
     let out = extract(run_args(&config, &secrets, &s.path("x.duckdb"))).await;
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     let all = text(&out);
-    assert!(all.contains("api_key") && all.contains("EXTRACT_SECRET_API_KEY"), "{all}");
+    assert!(
+        all.contains("api_key") && all.contains("EXTRACT_SECRET_API_KEY"),
+        "{all}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,7 +264,10 @@ async fn secret_from_environment_overrides_file() {
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(EXTRACT)
             .args(&args)
-            .env("EXTRACT_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"))
+            .env(
+                "EXTRACT_CACHE_DIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
+            )
             .env("EXTRACT_SECRET_API_KEY", mock_vendors::CHARGIFY_API_KEY)
             .output()
             .expect("run")
@@ -231,7 +283,8 @@ async fn secret_from_environment_overrides_file() {
 async fn malformed_config_names_the_bad_key() {
     let s = Scratch::new();
     let config = s.connector("chargify.json", "http://127.0.0.1:9", |c| {
-        c["resources"][1]["endpoint"]["paginatr"] = c["resources"][1]["endpoint"]["paginator"].take();
+        c["resources"][1]["endpoint"]["paginatr"] =
+            c["resources"][1]["endpoint"]["paginator"].take();
     });
     let secrets = s.secrets(&[("api_key", "k")]);
     let out = extract(run_args(&config, &secrets, &s.path("x.duckdb"))).await;
@@ -261,14 +314,21 @@ async fn selected_resources_only_and_unknown_ones_are_refused() {
     let out = extract(args.clone()).await;
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
-        strings(&db, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'chargify' AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1"),
+        strings(
+            &db,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'chargify' AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1"
+        ),
         vec!["coupons".to_string()]
     );
     let n = args.len();
     args[n - 1] = "nope".into();
     let out = extract(args).await;
     assert_ne!(out.status.code(), Some(0));
-    assert!(text(&out).contains("unknown resource `nope`"), "{}", text(&out));
+    assert!(
+        text(&out).contains("unknown resource `nope`"),
+        "{}",
+        text(&out)
+    );
     server.shutdown().await;
 }
 
@@ -290,8 +350,15 @@ async fn check_dry_runs_one_page_and_explains_an_empty_selector() {
     .await;
     let all = text(&out);
     assert!(all.contains("selected: 200 records"), "{all}");
-    assert!(all.contains("invoices.json") && all.contains("invoices"), "{all}");
-    assert_eq!(out.status.code(), Some(1), "a resource failed its dry run: {all}");
+    assert!(
+        all.contains("invoices.json") && all.contains("invoices"),
+        "{all}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a resource failed its dry run: {all}"
+    );
     // Nothing was requested beyond one page per resource.
     let stats = server.stats();
     assert!(stats.data_requests <= 5, "{stats:?}");
@@ -309,15 +376,22 @@ async fn next_page_urls_to_other_hosts_are_refused() {
     // The operator trusts 127.0.0.1:<mock port>; a path that makes the
     // component plan an absolute URL elsewhere is refused before any I/O.
     let config = s.connector("chargify.json", &server.base_url(), |c| {
-        c["resources"][0]["endpoint"]["path"] = Value::String("http://169.254.169.254/latest/meta-data".into());
+        c["resources"][0]["endpoint"]["path"] =
+            Value::String("http://169.254.169.254/latest/meta-data".into());
     });
     let secrets = s.secrets(&[("api_key", mock_vendors::CHARGIFY_API_KEY)]);
     let db = s.path("chargify.duckdb");
     let out = extract(run_args(&config, &secrets, &db)).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
-    assert!(all.contains("169.254.169.254") && all.contains("not allowed"), "{all}");
+    assert!(
+        all.contains("169.254.169.254") && all.contains("not allowed"),
+        "{all}"
+    );
     // The other resources still completed.
-    assert_eq!(count(&db, "SELECT count(*) FROM chargify.chargify.coupons"), server.expected().count("coupons") as i64);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM chargify.chargify.coupons"),
+        server.expected().count("coupons") as i64
+    );
     server.shutdown().await;
 }

@@ -52,31 +52,54 @@ struct Token {
 impl Authenticator {
     /// Resolve `spec` and `headers` against `secrets`. Fails early, naming
     /// the config key, when a referenced secret is missing.
-    pub fn new(spec: Option<&AuthSpec>, headers: &[(String, String)], base_url: &Url, secrets: &Secrets) -> Result<Self> {
+    pub fn new(
+        spec: Option<&AuthSpec>,
+        headers: &[(String, String)],
+        base_url: &Url,
+        secrets: &Secrets,
+    ) -> Result<Self> {
         let mut resolved_headers = Vec::new();
         for (name, value) in headers {
-            let header = HeaderName::from_bytes(name.as_bytes()).with_context(|| format!("`client.headers`: `{name}` is not a valid header name"))?;
-            resolved_headers.push((header, secrets.resolve(value, &format!("client.headers.{name}"))?));
+            let header = HeaderName::from_bytes(name.as_bytes()).with_context(|| {
+                format!("`client.headers`: `{name}` is not a valid header name")
+            })?;
+            resolved_headers.push((
+                header,
+                secrets.resolve(value, &format!("client.headers.{name}"))?,
+            ));
         }
         let kind = match spec {
             None => Kind::None,
             Some(AuthSpec::Basic { username, password }) => {
                 let user = secrets.resolve(username, "client.auth.username")?;
                 let pass = secrets.resolve(password, "client.auth.password")?;
-                let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", user.expose(), pass.expose()));
+                let encoded = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    user.expose(),
+                    pass.expose()
+                ));
                 let value = Secret::new(format!("Basic {encoded}"));
                 secrets.redactor().add(&encoded);
                 Kind::Header(AUTHORIZATION, value)
             }
             Some(AuthSpec::Bearer { token }) => {
                 let token = secrets.resolve(token, "client.auth.token")?;
-                Kind::Header(AUTHORIZATION, Secret::new(format!("Bearer {}", token.expose())))
+                Kind::Header(
+                    AUTHORIZATION,
+                    Secret::new(format!("Bearer {}", token.expose())),
+                )
             }
-            Some(AuthSpec::ApiKey { name, api_key, location }) => {
+            Some(AuthSpec::ApiKey {
+                name,
+                api_key,
+                location,
+            }) => {
                 let key = secrets.resolve(api_key, "client.auth.api_key")?;
                 match location {
                     ApiKeyLocation::Header => Kind::Header(
-                        HeaderName::from_bytes(name.as_bytes()).with_context(|| format!("`client.auth.name`: `{name}` is not a valid header name"))?,
+                        HeaderName::from_bytes(name.as_bytes()).with_context(|| {
+                            format!("`client.auth.name`: `{name}` is not a valid header name")
+                        })?,
                         key,
                     ),
                     ApiKeyLocation::Query => Kind::Query(name.clone(), key),
@@ -84,9 +107,12 @@ impl Authenticator {
                 }
             }
             Some(AuthSpec::OAuth2(spec)) => {
-                let token_url = base_url
-                    .join(&spec.token_url)
-                    .with_context(|| format!("`client.auth.token_url`: `{}` is not a valid URL", spec.token_url))?;
+                let token_url = base_url.join(&spec.token_url).with_context(|| {
+                    format!(
+                        "`client.auth.token_url`: `{}` is not a valid URL",
+                        spec.token_url
+                    )
+                })?;
                 let opt = |v: &Option<String>, key: &str| -> Result<Option<Secret>> {
                     v.as_deref().map(|v| secrets.resolve(v, key)).transpose()
                 };
@@ -134,7 +160,11 @@ impl Authenticator {
 
     /// The headers to add to a request to `url` (query-located keys are
     /// appended to `url` instead).
-    pub async fn headers_for(&self, http: &HttpClient, url: &mut Url) -> Result<HeaderMap, HttpError> {
+    pub async fn headers_for(
+        &self,
+        http: &HttpClient,
+        url: &mut Url,
+    ) -> Result<HeaderMap, HttpError> {
         let mut map = HeaderMap::new();
         for (name, value) in &self.headers {
             map.insert(name.clone(), sensitive(value)?);
@@ -148,11 +178,17 @@ impl Authenticator {
                 url.query_pairs_mut().append_pair(name, value.expose());
             }
             Kind::Cookie(name, value) => {
-                map.insert(COOKIE, sensitive(&Secret::new(format!("{name}={}", value.expose())))?);
+                map.insert(
+                    COOKIE,
+                    sensitive(&Secret::new(format!("{name}={}", value.expose())))?,
+                );
             }
             Kind::OAuth2(o) => {
                 let token = o.token(http).await?;
-                map.insert(AUTHORIZATION, sensitive(&Secret::new(format!("Bearer {}", token.expose())))?);
+                map.insert(
+                    AUTHORIZATION,
+                    sensitive(&Secret::new(format!("Bearer {}", token.expose())))?,
+                );
             }
         }
         Ok(map)
@@ -160,8 +196,12 @@ impl Authenticator {
 }
 
 fn sensitive(value: &Secret) -> Result<HeaderValue, HttpError> {
-    let mut v = HeaderValue::from_str(value.expose())
-        .map_err(|_| HttpError::Auth("a header value built from a secret contains characters not allowed in HTTP headers".into()))?;
+    let mut v = HeaderValue::from_str(value.expose()).map_err(|_| {
+        HttpError::Auth(
+            "a header value built from a secret contains characters not allowed in HTTP headers"
+                .into(),
+        )
+    })?;
     v.set_sensitive(true);
     Ok(v)
 }
@@ -201,7 +241,13 @@ impl OAuth2 {
         match self.spec.client_auth {
             ClientAuthStyle::Basic => {
                 if let Some(id) = &self.client_id {
-                    basic = Some((id.expose(), self.client_secret.as_ref().map(Secret::expose).unwrap_or("")));
+                    basic = Some((
+                        id.expose(),
+                        self.client_secret
+                            .as_ref()
+                            .map(Secret::expose)
+                            .unwrap_or(""),
+                    ));
                 }
             }
             ClientAuthStyle::Form => {
@@ -214,10 +260,13 @@ impl OAuth2 {
             }
         }
         let shown_url = http.redact_url(&self.token_url);
-        let (status, body) = http.post_form(&self.token_url, &form, basic).await.map_err(|e| match e {
-            HttpError::Denied(d) => HttpError::Auth(format!("token endpoint {shown_url}: {d}")),
-            other => HttpError::Auth(format!("token endpoint {shown_url}: {other}")),
-        })?;
+        let (status, body) = http
+            .post_form(&self.token_url, &form, basic)
+            .await
+            .map_err(|e| match e {
+                HttpError::Denied(d) => HttpError::Auth(format!("token endpoint {shown_url}: {d}")),
+                other => HttpError::Auth(format!("token endpoint {shown_url}: {other}")),
+            })?;
         if !(200..300).contains(&status) {
             let excerpt = http.redactor().redact(&excerpt(&body));
             let hint = if matches!(status, 400 | 401 | 403) {
@@ -229,17 +278,25 @@ impl OAuth2 {
                 "token endpoint {shown_url} answered HTTP {status}{hint} (body: {excerpt})"
             )));
         }
-        let parsed: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|_| HttpError::Auth(format!("token endpoint {shown_url} did not answer JSON")))?;
+        let parsed: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
+            HttpError::Auth(format!("token endpoint {shown_url} did not answer JSON"))
+        })?;
         let access = parsed
             .get("access_token")
             .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| HttpError::Auth(format!("token endpoint {shown_url} answered without `access_token`")))?;
+            .ok_or_else(|| {
+                HttpError::Auth(format!(
+                    "token endpoint {shown_url} answered without `access_token`"
+                ))
+            })?;
         http.redactor().add(access);
         let lifetime = parsed
             .get("expires_in")
-            .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
             .map(Duration::from_secs)
             .unwrap_or(self.spec.default_expiry);
         // Refresh ahead of expiry: a minute early, or at 90% of very short lifetimes.
@@ -254,7 +311,10 @@ impl OAuth2 {
 /// The start of a body, for error messages.
 pub fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
-    let mut s: String = text.chars().filter(|c| !c.is_control() || *c == ' ').collect();
+    let mut s: String = text
+        .chars()
+        .filter(|c| !c.is_control() || *c == ' ')
+        .collect();
     if body.len() > 300 {
         s.push('…');
     }

@@ -87,7 +87,10 @@ pub fn main() -> ExitCode {
     init_tracing();
     // reqwest is built without a default TLS provider; choose ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");
@@ -116,7 +119,11 @@ fn init_tracing() {
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Run { source, db, concurrency } => run(source, db, concurrency).await,
+        Command::Run {
+            source,
+            db,
+            concurrency,
+        } => run(source, db, concurrency).await,
         Command::Check { source } => check(source).await,
         Command::Inspect { wasm, config } => inspect(&wasm, config.as_deref()).await,
     }
@@ -136,9 +143,12 @@ fn runtime(args: &SourceArgs) -> Result<Runtime> {
 /// source's default name.
 fn source_input(rt: &Runtime, args: &SourceArgs) -> Result<(SourceInput, String)> {
     let path = &args.config_or_wasm;
-    let is_wasm = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("wasm"));
+    let is_wasm = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("wasm"));
     if is_wasm {
-        let bytes = std::fs::read(path).with_context(|| format!("reading component {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading component {}", path.display()))?;
         let name = file_stem(path);
         let component = rt.load(&name, &bytes)?;
         let overrides = match &args.config {
@@ -155,7 +165,9 @@ fn source_input(rt: &Runtime, args: &SourceArgs) -> Result<(SourceInput, String)
         ))
     } else {
         if args.config.is_some() {
-            bail!("--config is for overriding a .wasm component's built-in config; pass the config file itself instead");
+            bail!(
+                "--config is for overriding a .wasm component's built-in config; pass the config file itself instead"
+            );
         }
         let config = crate::config::load_file(path)?;
         let name = config
@@ -209,7 +221,12 @@ async fn run(args: SourceArgs, db: Option<PathBuf>, concurrency: usize) -> Resul
     } else {
         source.info.name.clone()
     };
-    let db = db.unwrap_or_else(|| PathBuf::from(format!("{}.duckdb", crate::storage::naming::snake_case(&schema))));
+    let db = db.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "{}.duckdb",
+            crate::storage::naming::snake_case(&schema)
+        ))
+    });
     let loader = Loader::open(&db, &schema)?;
     let started = std::time::Instant::now();
     let report = sync::run(source, loader, &opts, Progress::stderr()).await?;
@@ -221,7 +238,11 @@ async fn run(args: SourceArgs, db: Option<PathBuf>, concurrency: usize) -> Resul
         report.load_id,
         started.elapsed().as_secs_f64()
     );
-    Ok(if report.success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 async fn check(args: SourceArgs) -> Result<ExitCode> {
@@ -252,7 +273,10 @@ async fn check(args: SourceArgs) -> Result<ExitCode> {
             None if r.records.is_empty() => {
                 println!("  selected: 0 records");
                 if !r.body_keys.is_empty() {
-                    println!("  the data selector matched nothing; the body has keys: {}", r.body_keys.join(", "));
+                    println!(
+                        "  the data selector matched nothing; the body has keys: {}",
+                        r.body_keys.join(", ")
+                    );
                 }
             }
             None => {
@@ -263,13 +287,21 @@ async fn check(args: SourceArgs) -> Result<ExitCode> {
                 println!(
                     "  selected: {} records{}",
                     r.records.len(),
-                    if r.has_next { ", more pages follow" } else { ", last page" }
+                    if r.has_next {
+                        ", more pages follow"
+                    } else {
+                        ", last page"
+                    }
                 );
                 println!("  fields:   {}", fields.join(", "));
             }
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -284,8 +316,12 @@ fn json_kind(v: &Value) -> &'static str {
 }
 
 async fn inspect(wasm: &Path, config: Option<&Path>) -> Result<ExitCode> {
-    let rt = Runtime::new(ComponentCache::new(ComponentCache::default_dir()), Limits::default())?;
-    let bytes = std::fs::read(wasm).with_context(|| format!("reading component {}", wasm.display()))?;
+    let rt = Runtime::new(
+        ComponentCache::new(ComponentCache::default_dir()),
+        Limits::default(),
+    )?;
+    let bytes =
+        std::fs::read(wasm).with_context(|| format!("reading component {}", wasm.display()))?;
     let component: LoadedComponent = rt.load(&file_stem(wasm), &bytes)?;
     let overrides = match config {
         Some(p) => crate::config::load_file(p)?,
@@ -296,7 +332,8 @@ async fn inspect(wasm: &Path, config: Option<&Path>) -> Result<ExitCode> {
         .describe(&serde_json::to_string(&overrides)?)
         .await?
         .map_err(|e| anyhow::anyhow!("invalid config: {}", e.message))?;
-    let effective: Value = serde_json::from_str(&info.config).context("the component's effective config is not JSON")?;
+    let effective: Value = serde_json::from_str(&info.config)
+        .context("the component's effective config is not JSON")?;
     println!("component: {} ({} bytes)", wasm.display(), bytes.len());
     println!("source:    {}", info.name);
     let client = crate::config::ClientSpec::from_config(&effective)?;
@@ -319,13 +356,26 @@ async fn inspect(wasm: &Path, config: Option<&Path>) -> Result<ExitCode> {
             }
         }
     }
-    let auth_json = effective.pointer("/client/auth").map(|a| a.to_string()).unwrap_or_default();
-    let headers_json = effective.pointer("/client/headers").map(|a| a.to_string()).unwrap_or_default();
+    let auth_json = effective
+        .pointer("/client/auth")
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let headers_json = effective
+        .pointer("/client/headers")
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let mut names = crate::secrets::referenced_names(&auth_json);
     names.extend(crate::secrets::referenced_names(&headers_json));
     names.sort();
     names.dedup();
-    println!("secrets:   {}", if names.is_empty() { "none".into() } else { names.join(", ") });
+    println!(
+        "secrets:   {}",
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    );
     hosts.dedup();
     println!("hosts:     {}", hosts.join(", "));
     println!("resources:");
@@ -333,13 +383,20 @@ async fn inspect(wasm: &Path, config: Option<&Path>) -> Result<ExitCode> {
         println!(
             "  {:<28} key: {:<20} {:<8} {}",
             r.name,
-            if r.primary_key.is_empty() { "-".into() } else { r.primary_key.join(",") },
+            if r.primary_key.is_empty() {
+                "-".into()
+            } else {
+                r.primary_key.join(",")
+            },
             match r.write_disposition {
                 crate::runtime::wit::WriteDisposition::Append => "append",
                 crate::runtime::wit::WriteDisposition::Replace => "replace",
                 crate::runtime::wit::WriteDisposition::Merge => "merge",
             },
-            r.parent.as_ref().map(|p| format!("parent: {p}")).unwrap_or_default()
+            r.parent
+                .as_ref()
+                .map(|p| format!("parent: {p}"))
+                .unwrap_or_default()
         );
     }
     Ok(ExitCode::SUCCESS)

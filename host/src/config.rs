@@ -14,18 +14,28 @@ use url::Url;
 /// Read a config file; the format follows the extension (`.json`, `.yaml`,
 /// `.yml`, `.toml`).
 pub fn load_file(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
     let value: Value = match ext.as_str() {
-        "json" => serde_json::from_str(&text)
-            .map_err(|e| anyhow!("{}: invalid JSON at line {}, column {}: {e}", path.display(), e.line(), e.column()))?,
-        "yaml" | "yml" => serde_yaml_ng::from_str(&text).map_err(|e| anyhow!("{}: invalid YAML: {e}", path.display()))?,
+        "json" => serde_json::from_str(&text).map_err(|e| {
+            anyhow!(
+                "{}: invalid JSON at line {}, column {}: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            )
+        })?,
+        "yaml" | "yml" => serde_yaml_ng::from_str(&text)
+            .map_err(|e| anyhow!("{}: invalid YAML: {e}", path.display()))?,
         "toml" => {
-            let table: toml::Table = text.parse().map_err(|e| anyhow!("{}: invalid TOML: {e}", path.display()))?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e| anyhow!("{}: invalid TOML: {e}", path.display()))?;
             serde_json::to_value(table).context("converting TOML to JSON")?
         }
         other => bail!(
@@ -34,7 +44,10 @@ pub fn load_file(path: &Path) -> Result<Value> {
         ),
     };
     if !value.is_object() {
-        bail!("{}: the config must be an object with `client` and `resources`", path.display());
+        bail!(
+            "{}: the config must be an object with `client` and `resources`",
+            path.display()
+        );
     }
     Ok(value)
 }
@@ -48,7 +61,11 @@ pub enum AuthSpec {
     /// `Authorization: Bearer <token>`: dlt's `bearer`.
     Bearer { token: String },
     /// An API key in a header, a query parameter or a cookie: dlt's `api_key`.
-    ApiKey { name: String, api_key: String, location: ApiKeyLocation },
+    ApiKey {
+        name: String,
+        api_key: String,
+        location: ApiKeyLocation,
+    },
     /// OAuth2 token flows (client credentials or password grant).
     OAuth2(OAuth2Spec),
 }
@@ -134,11 +151,12 @@ impl ClientSpec {
         let base_url = parse_base_url(base).context("`client.base_url`")?;
         let mut headers = Vec::new();
         if let Some(h) = client.get("headers") {
-            let h = h
-                .as_object()
-                .ok_or_else(|| anyhow!("`client.headers`: expected an object of header names to values"))?;
+            let h = h.as_object().ok_or_else(|| {
+                anyhow!("`client.headers`: expected an object of header names to values")
+            })?;
             for (name, value) in h {
-                let value = scalar_string(value).ok_or_else(|| anyhow!("`client.headers.{name}`: expected a string"))?;
+                let value = scalar_string(value)
+                    .ok_or_else(|| anyhow!("`client.headers.{name}`: expected a string"))?;
                 headers.push((name.clone(), value));
             }
         }
@@ -156,7 +174,9 @@ impl ClientSpec {
 
 /// Parse and check a base URL: http(s), a host, no credentials in it.
 pub fn parse_base_url(text: &str) -> Result<Url> {
-    let mut url = Url::parse(text).map_err(|e| anyhow!("`{text}` is not a valid URL ({e}); write it like `https://api.example.com/v1`"))?;
+    let mut url = Url::parse(text).map_err(|e| {
+        anyhow!("`{text}` is not a valid URL ({e}); write it like `https://api.example.com/v1`")
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
         bail!("`{text}` must use http:// or https://");
     }
@@ -164,7 +184,9 @@ pub fn parse_base_url(text: &str) -> Result<Url> {
         bail!("`{text}` has no host");
     }
     if !url.username().is_empty() || url.password().is_some() {
-        bail!("`{text}` contains credentials; put them in `client.auth` with `{{{{ secrets.NAME }}}}` references");
+        bail!(
+            "`{text}` contains credentials; put them in `client.auth` with `{{{{ secrets.NAME }}}}` references"
+        );
     }
     // A base URL is a directory: keep relative joins below its path.
     if !url.path().ends_with('/') {
@@ -220,7 +242,9 @@ pub fn parse_auth(value: &Value) -> Result<AuthSpec> {
         None if obj.contains_key("token") => "bearer".into(),
         None if obj.contains_key("api_key") => "api_key".into(),
         None if obj.contains_key("username") => "http_basic".into(),
-        None => bail!("`type` is missing: use one of http_basic (or basic), bearer, api_key, oauth2, oauth2_client_credentials"),
+        None => bail!(
+            "`type` is missing: use one of http_basic (or basic), bearer, api_key, oauth2, oauth2_client_credentials"
+        ),
     };
     match kind.as_str() {
         "basic" | "http_basic" | "httpbasic" | "http_basic_auth" => {
@@ -250,7 +274,9 @@ pub fn parse_auth(value: &Value) -> Result<AuthSpec> {
                 location,
             })
         }
-        "oauth2" | "oauth2_client_credentials" | "oauth2_password" => parse_oauth2(obj, &kind).map(AuthSpec::OAuth2),
+        "oauth2" | "oauth2_client_credentials" | "oauth2_password" => {
+            parse_oauth2(obj, &kind).map(AuthSpec::OAuth2)
+        }
         other => bail!(
             "`type`: unknown auth type `{other}`; supported: http_basic (or basic), bearer, api_key, \
              oauth2 (grant_type client_credentials or password), oauth2_client_credentials"
@@ -275,11 +301,15 @@ const OAUTH2_KEYS: &[&str] = &[
 
 fn parse_oauth2(obj: &Map<String, Value>, kind: &str) -> Result<OAuth2Spec> {
     let grant = match (kind, field(obj, "grant_type")?.as_deref()) {
-        (_, Some("client_credentials")) | ("oauth2_client_credentials", None) => GrantType::ClientCredentials,
+        (_, Some("client_credentials")) | ("oauth2_client_credentials", None) => {
+            GrantType::ClientCredentials
+        }
         (_, Some("password")) | ("oauth2_password", None) => GrantType::Password,
         (_, None) if obj.contains_key("username") => GrantType::Password,
         (_, None) => GrantType::ClientCredentials,
-        (_, Some(other)) => bail!("`grant_type`: `{other}` is not supported; use client_credentials or password"),
+        (_, Some(other)) => {
+            bail!("`grant_type`: `{other}` is not supported; use client_credentials or password")
+        }
     };
     let token_url = match (field(obj, "token_url")?, field(obj, "access_token_url")?) {
         (Some(u), _) | (None, Some(u)) => u,
@@ -295,7 +325,9 @@ fn parse_oauth2(obj: &Map<String, Value>, kind: &str) -> Result<OAuth2Spec> {
         }
         // Vendor-specific token request fields, such as Younium's
         // `legal_entity`, go to the token endpoint only.
-        let v = scalar_string(value).ok_or_else(|| anyhow!("`{key}`: expected a string for an extra token request field"))?;
+        let v = scalar_string(value).ok_or_else(|| {
+            anyhow!("`{key}`: expected a string for an extra token request field")
+        })?;
         extra.push((key.clone(), v));
     }
     if let Some(data) = obj.get("access_token_request_data") {
@@ -303,14 +335,20 @@ fn parse_oauth2(obj: &Map<String, Value>, kind: &str) -> Result<OAuth2Spec> {
             .as_object()
             .ok_or_else(|| anyhow!("`access_token_request_data`: expected an object"))?;
         for (key, value) in data {
-            let v = scalar_string(value).ok_or_else(|| anyhow!("`access_token_request_data.{key}`: expected a string"))?;
+            let v = scalar_string(value)
+                .ok_or_else(|| anyhow!("`access_token_request_data.{key}`: expected a string"))?;
             extra.push((key.clone(), v));
         }
     }
     let scope = match obj.get("scopes").or_else(|| obj.get("scope")) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Array(a)) => Some(a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")),
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         Some(_) => bail!("`scope`: expected a string or a list of strings"),
     };
     let client_auth = match field(obj, "client_auth")?.as_deref() {
@@ -319,15 +357,16 @@ fn parse_oauth2(obj: &Map<String, Value>, kind: &str) -> Result<OAuth2Spec> {
         Some(other) => bail!("`client_auth`: `{other}` is not one of basic, form"),
         // Client credentials: RFC 6749 prefers HTTP basic (PayPal requires
         // it); a password grant with a public client sends its id in the form.
-        None if grant == GrantType::ClientCredentials && obj.contains_key("client_secret") => ClientAuthStyle::Basic,
+        None if grant == GrantType::ClientCredentials && obj.contains_key("client_secret") => {
+            ClientAuthStyle::Basic
+        }
         None => ClientAuthStyle::Form,
     };
     let default_expiry = match obj.get("default_token_expiration") {
         None | Some(Value::Null) => Duration::from_secs(3600),
-        Some(v) => Duration::from_secs(
-            v.as_u64()
-                .ok_or_else(|| anyhow!("`default_token_expiration`: expected seconds as an integer"))?,
-        ),
+        Some(v) => Duration::from_secs(v.as_u64().ok_or_else(|| {
+            anyhow!("`default_token_expiration`: expected seconds as an integer")
+        })?),
     };
     let spec = OAuth2Spec {
         grant_type: grant,
@@ -397,23 +436,38 @@ impl RetryPolicy {
             .and_then(|e| e.get("error_handler"))
             .or_else(|| config.pointer("/resource_defaults/endpoint/error_handler"));
         let mut policy = Self::default();
-        let Some(handler) = handler else { return Ok(policy) };
+        let Some(handler) = handler else {
+            return Ok(policy);
+        };
         let at = format!("resource `{name}`: endpoint.error_handler");
-        let handler = handler.as_object().ok_or_else(|| anyhow!("{at}: expected an object"))?;
+        let handler = handler
+            .as_object()
+            .ok_or_else(|| anyhow!("{at}: expected an object"))?;
         for key in handler.keys() {
-            if !["retry_on_status_codes", "max_retries", "backoff_factor", "max_retry_delay"].contains(&key.as_str()) {
-                bail!("{at}.{key}: unknown key; expected retry_on_status_codes, max_retries, backoff_factor, max_retry_delay");
+            if ![
+                "retry_on_status_codes",
+                "max_retries",
+                "backoff_factor",
+                "max_retry_delay",
+            ]
+            .contains(&key.as_str())
+            {
+                bail!(
+                    "{at}.{key}: unknown key; expected retry_on_status_codes, max_retries, backoff_factor, max_retry_delay"
+                );
             }
         }
         if let Some(codes) = handler.get("retry_on_status_codes") {
-            let codes = codes
-                .as_array()
-                .ok_or_else(|| anyhow!("{at}.retry_on_status_codes: expected a list of status codes"))?;
+            let codes = codes.as_array().ok_or_else(|| {
+                anyhow!("{at}.retry_on_status_codes: expected a list of status codes")
+            })?;
             for c in codes {
                 let code = c
                     .as_u64()
                     .filter(|c| (100..=599).contains(c))
-                    .ok_or_else(|| anyhow!("{at}.retry_on_status_codes: `{c}` is not an HTTP status code"))?;
+                    .ok_or_else(|| {
+                        anyhow!("{at}.retry_on_status_codes: `{c}` is not an HTTP status code")
+                    })?;
                 policy.extra_statuses.push(code as u16);
             }
         }
@@ -421,13 +475,16 @@ impl RetryPolicy {
             policy.max_retries = m
                 .as_u64()
                 .filter(|m| *m <= 100)
-                .ok_or_else(|| anyhow!("{at}.max_retries: expected an integer from 0 to 100"))? as u32;
+                .ok_or_else(|| anyhow!("{at}.max_retries: expected an integer from 0 to 100"))?
+                as u32;
         }
         if let Some(b) = handler.get("backoff_factor") {
             policy.backoff_factor = b
                 .as_f64()
                 .filter(|b| (0.0..=3600.0).contains(b))
-                .ok_or_else(|| anyhow!("{at}.backoff_factor: expected a number of seconds from 0 to 3600"))?;
+                .ok_or_else(|| {
+                    anyhow!("{at}.backoff_factor: expected a number of seconds from 0 to 3600")
+                })?;
         }
         if let Some(d) = handler.get("max_retry_delay") {
             policy.max_delay = Duration::from_secs_f64(
@@ -459,7 +516,9 @@ pub fn check_secret_placement(config: &Value) -> Result<()> {
         }
         match v {
             Value::String(s) if s.contains("secrets.") || s.contains("secrets[") => {
-                let allowed = path.len() >= 2 && path[0] == "client" && (path[1] == "auth" || path[1] == "headers");
+                let allowed = path.len() >= 2
+                    && path[0] == "client"
+                    && (path[1] == "auth" || path[1] == "headers");
                 if !allowed && !crate::secrets::referenced_names(s).is_empty() {
                     *found = Some(path.join("."));
                 }
@@ -499,7 +558,10 @@ mod tests {
 
     #[test]
     fn seed_basic_auth_parses() {
-        let a = parse_auth(&json!({"type": "basic", "username": "{{ secrets.api_key }}", "password": "x"})).unwrap();
+        let a = parse_auth(
+            &json!({"type": "basic", "username": "{{ secrets.api_key }}", "password": "x"}),
+        )
+        .unwrap();
         assert_eq!(
             a,
             AuthSpec::Basic {
@@ -511,10 +573,25 @@ mod tests {
 
     #[test]
     fn dlt_spellings_parse() {
-        assert!(matches!(parse_auth(&json!({"type": "http_basic", "username": "u", "password": "p"})).unwrap(), AuthSpec::Basic { .. }));
-        assert!(matches!(parse_auth(&json!({"type": "bearer", "token": "t"})).unwrap(), AuthSpec::Bearer { .. }));
-        let k = parse_auth(&json!({"type": "api_key", "name": "key", "api_key": "k", "location": "query"})).unwrap();
-        assert!(matches!(k, AuthSpec::ApiKey { location: ApiKeyLocation::Query, .. }));
+        assert!(matches!(
+            parse_auth(&json!({"type": "http_basic", "username": "u", "password": "p"})).unwrap(),
+            AuthSpec::Basic { .. }
+        ));
+        assert!(matches!(
+            parse_auth(&json!({"type": "bearer", "token": "t"})).unwrap(),
+            AuthSpec::Bearer { .. }
+        ));
+        let k = parse_auth(
+            &json!({"type": "api_key", "name": "key", "api_key": "k", "location": "query"}),
+        )
+        .unwrap();
+        assert!(matches!(
+            k,
+            AuthSpec::ApiKey {
+                location: ApiKeyLocation::Query,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -525,15 +602,23 @@ mod tests {
             "token_url": "https://id.example.com/connect/token"
         }))
         .unwrap();
-        let AuthSpec::OAuth2(o) = a else { panic!("not oauth2") };
+        let AuthSpec::OAuth2(o) = a else {
+            panic!("not oauth2")
+        };
         assert_eq!(o.grant_type, GrantType::Password);
-        assert_eq!(o.extra, vec![("legal_entity".to_string(), "le".to_string())]);
+        assert_eq!(
+            o.extra,
+            vec![("legal_entity".to_string(), "le".to_string())]
+        );
         assert_eq!(o.client_auth, ClientAuthStyle::Form);
     }
 
     #[test]
     fn oauth2_without_token_url_says_how_to_fix() {
-        let err = parse_auth(&json!({"type": "oauth2", "grant_type": "password", "username": "u", "password": "p"})).unwrap_err();
+        let err = parse_auth(
+            &json!({"type": "oauth2", "grant_type": "password", "username": "u", "password": "p"}),
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("token_url"));
     }
 
@@ -547,7 +632,10 @@ mod tests {
     fn base_url_must_be_http_without_credentials() {
         assert!(parse_base_url("ftp://x").is_err());
         assert!(parse_base_url("https://u:p@x.com").is_err());
-        assert_eq!(parse_base_url("http://127.0.0.1:80/api/v1").unwrap().path(), "/api/v1/");
+        assert_eq!(
+            parse_base_url("http://127.0.0.1:80/api/v1").unwrap().path(),
+            "/api/v1/"
+        );
     }
 
     #[test]
@@ -566,9 +654,13 @@ mod tests {
 
     #[test]
     fn bad_error_handler_key_is_named() {
-        let cfg = json!({"resources": [{"name": "a", "endpoint": {"error_handler": {"retries": 3}}}]});
+        let cfg =
+            json!({"resources": [{"name": "a", "endpoint": {"error_handler": {"retries": 3}}}]});
         let err = RetryPolicy::for_resource(&cfg, "a").unwrap_err();
-        assert!(format!("{err:#}").contains("error_handler.retries"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("error_handler.retries"),
+            "{err:#}"
+        );
     }
 
     #[test]
@@ -577,6 +669,9 @@ mod tests {
         assert!(check_secret_placement(&ok).is_ok());
         let bad = json!({"client": {}, "resources": [{"endpoint": {"params": {"key": "{{ secrets.t }}"}}}]});
         let err = check_secret_placement(&bad).unwrap_err();
-        assert!(format!("{err:#}").contains("resources.0.endpoint.params.key"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("resources.0.endpoint.params.key"),
+            "{err:#}"
+        );
     }
 }

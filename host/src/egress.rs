@@ -38,10 +38,15 @@ impl HostRule {
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         if text.is_empty() || text.contains('/') || text.contains('@') {
-            return Err(format!("`{text}` is not a host: write `HOST` or `HOST:PORT`, e.g. `api.example.com:443`"));
+            return Err(format!(
+                "`{text}` is not a host: write `HOST` or `HOST:PORT`, e.g. `api.example.com:443`"
+            ));
         }
-        let url = Url::parse(&format!("http://{text}")).map_err(|e| format!("`{text}` is not a host ({e})"))?;
-        let host = url.host_str().ok_or_else(|| format!("`{text}` has no host"))?;
+        let url = Url::parse(&format!("http://{text}"))
+            .map_err(|e| format!("`{text}` is not a host ({e})"))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| format!("`{text}` has no host"))?;
         Ok(Self {
             host: normalize_host(host),
             port: url.port(),
@@ -54,20 +59,27 @@ impl HostRule {
 }
 
 fn normalize_host(host: &str) -> String {
-    host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase()
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
 }
 
 /// Why a request was refused.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum Denied {
     /// The host is not in the allow-list.
-    #[error("host `{host}` is not allowed: requests may only go to {allowed}; an operator can allow it with `--allow-host {host}`")]
+    #[error(
+        "host `{host}` is not allowed: requests may only go to {allowed}; an operator can allow it with `--allow-host {host}`"
+    )]
     HostNotAllowed { host: String, allowed: String },
     /// The URL is not http(s).
     #[error("`{0}` is not an http(s) URL")]
     Scheme(String),
     /// A declared host resolved to (or is) a non-public address.
-    #[error("host `{host}` resolves to the non-public address {addr}; only hosts the operator allows may be reached at such addresses")]
+    #[error(
+        "host `{host}` resolves to the non-public address {addr}; only hosts the operator allows may be reached at such addresses"
+    )]
     NonPublicAddress { host: String, addr: IpAddr },
 }
 
@@ -149,7 +161,11 @@ impl EgressPolicy {
                 None => r.host.clone(),
             })
             .collect();
-        if all.is_empty() { "no host".into() } else { all.join(", ") }
+        if all.is_empty() {
+            "no host".into()
+        } else {
+            all.join(", ")
+        }
     }
 
     /// The allowed hosts, for `inspect` and messages.
@@ -207,10 +223,22 @@ mod tests {
     fn trusted_base_url_host_and_port_allowed_others_denied() {
         let mut p = EgressPolicy::default();
         p.trust(HostRule::from_url(&url("http://127.0.0.1:8080/api/")).unwrap());
-        assert_eq!(p.check(&url("http://127.0.0.1:8080/x?y=1")), Ok(Allowed::Trusted));
-        assert!(matches!(p.check(&url("http://127.0.0.1:9090/x")), Err(Denied::HostNotAllowed { .. })));
-        assert!(matches!(p.check(&url("http://evil.example.com:8080/")), Err(Denied::HostNotAllowed { .. })));
-        assert!(matches!(p.check(&url("file:///etc/passwd")), Err(Denied::Scheme(_))));
+        assert_eq!(
+            p.check(&url("http://127.0.0.1:8080/x?y=1")),
+            Ok(Allowed::Trusted)
+        );
+        assert!(matches!(
+            p.check(&url("http://127.0.0.1:9090/x")),
+            Err(Denied::HostNotAllowed { .. })
+        ));
+        assert!(matches!(
+            p.check(&url("http://evil.example.com:8080/")),
+            Err(Denied::HostNotAllowed { .. })
+        ));
+        assert!(matches!(
+            p.check(&url("file:///etc/passwd")),
+            Err(Denied::Scheme(_))
+        ));
     }
 
     #[test]
@@ -218,21 +246,51 @@ mod tests {
         let mut p = EgressPolicy::default();
         p.declare(HostRule::parse("169.254.169.254").unwrap());
         p.declare(HostRule::parse("api.example.com").unwrap());
-        assert!(matches!(p.check(&url("http://169.254.169.254/latest")), Err(Denied::NonPublicAddress { .. })));
-        assert_eq!(p.check(&url("https://api.example.com/v1")), Ok(Allowed::PublicOnly));
+        assert!(matches!(
+            p.check(&url("http://169.254.169.254/latest")),
+            Err(Denied::NonPublicAddress { .. })
+        ));
+        assert_eq!(
+            p.check(&url("https://api.example.com/v1")),
+            Ok(Allowed::PublicOnly)
+        );
         assert!(p.public_only("api.example.com"));
     }
 
     #[test]
     fn allow_host_parses_host_and_port() {
-        assert_eq!(HostRule::parse("Example.COM:8443").unwrap(), HostRule { host: "example.com".into(), port: Some(8443) });
-        assert_eq!(HostRule::parse("[::1]").unwrap(), HostRule { host: "::1".into(), port: None });
+        assert_eq!(
+            HostRule::parse("Example.COM:8443").unwrap(),
+            HostRule {
+                host: "example.com".into(),
+                port: Some(8443)
+            }
+        );
+        assert_eq!(
+            HostRule::parse("[::1]").unwrap(),
+            HostRule {
+                host: "::1".into(),
+                port: None
+            }
+        );
         assert!(HostRule::parse("http://x/y").is_err());
     }
 
     #[test]
     fn public_address_classification() {
-        for a in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:10.0.0.1"] {
+        for a in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:10.0.0.1",
+        ] {
             assert!(!is_public(a.parse().unwrap()), "{a} must not be public");
         }
         for a in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {

@@ -22,7 +22,12 @@ use crate::secrets::Redactor;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Response headers never handed to a component: they can carry credentials.
-const HIDDEN_RESPONSE_HEADERS: &[&str] = &["set-cookie", "authorization", "proxy-authorization", "www-authenticate"];
+const HIDDEN_RESPONSE_HEADERS: &[&str] = &[
+    "set-cookie",
+    "authorization",
+    "proxy-authorization",
+    "www-authenticate",
+];
 
 /// Settings of the HTTP client.
 #[derive(Debug, Clone)]
@@ -125,7 +130,9 @@ impl HttpClient {
         };
         let client = reqwest::Client::builder()
             .redirect(redirect_policy)
-            .dns_resolver(Arc::new(PolicyResolver { policy: policy.clone() }))
+            .dns_resolver(Arc::new(PolicyResolver {
+                policy: policy.clone(),
+            }))
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
             .pool_max_idle_per_host(32)
@@ -152,7 +159,12 @@ impl HttpClient {
     /// Send `req` with authentication and the retry policy. Non-2xx final
     /// responses are returned, not errors: the connector decides what they
     /// mean.
-    pub async fn send(&self, req: &OutgoingRequest, auth: &Authenticator, retry: &RetryPolicy) -> Result<HttpResponse, HttpError> {
+    pub async fn send(
+        &self,
+        req: &OutgoingRequest,
+        auth: &Authenticator,
+        retry: &RetryPolicy,
+    ) -> Result<HttpResponse, HttpError> {
         self.policy.check(&req.url)?;
         let mut retries = 0u32;
         let mut refreshed_auth = false;
@@ -160,15 +172,22 @@ impl HttpClient {
             let mut url = req.url.clone();
             let mut builder_headers = HeaderMap::new();
             for (name, value) in &req.headers {
-                let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| HttpError::Invalid(format!("bad header name `{name}`")))?;
-                let value = HeaderValue::from_str(value).map_err(|_| HttpError::Invalid(format!("bad value for header `{name}`")))?;
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| HttpError::Invalid(format!("bad header name `{name}`")))?;
+                let value = HeaderValue::from_str(value)
+                    .map_err(|_| HttpError::Invalid(format!("bad value for header `{name}`")))?;
                 builder_headers.insert(name, value);
             }
             let auth_headers = auth.headers_for(self, &mut url).await?;
-            let mut builder = self.client.request(req.method.clone(), url).headers(builder_headers);
+            let mut builder = self
+                .client
+                .request(req.method.clone(), url)
+                .headers(builder_headers);
             builder = builder.headers(auth_headers);
             if let Some(body) = &req.json_body {
-                builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+                builder = builder
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
             }
             let outcome = match builder.send().await {
                 Ok(resp) => self.read(resp).await,
@@ -185,7 +204,9 @@ impl HttpClient {
                     }
                     if retry.retries_status(status) && retries < retry.max_retries {
                         retries += 1;
-                        let wait = retry_after.unwrap_or_else(|| jitter(retry.backoff(retries))).min(retry.max_delay);
+                        let wait = retry_after
+                            .unwrap_or_else(|| jitter(retry.backoff(retries)))
+                            .min(retry.max_delay);
                         tracing::debug!(status, retries, ?wait, url = %self.redact_url(&req.url), "retrying");
                         tokio::time::sleep(wait).await;
                         continue;
@@ -217,7 +238,10 @@ impl HttpClient {
     }
 
     /// Read status, headers and a size-capped body.
-    async fn read(&self, mut resp: reqwest::Response) -> Result<(u16, Vec<(String, String)>, Vec<u8>, Option<Duration>), ReadError> {
+    async fn read(
+        &self,
+        mut resp: reqwest::Response,
+    ) -> Result<(u16, Vec<(String, String)>, Vec<u8>, Option<Duration>), ReadError> {
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -228,13 +252,19 @@ impl HttpClient {
             .headers()
             .iter()
             .filter(|(n, _)| !HIDDEN_RESPONSE_HEADERS.contains(&n.as_str()))
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let limit = self.settings.max_body_bytes;
         if resp.content_length().is_some_and(|l| l as usize > limit) {
             return Err(ReadError::TooLarge(limit));
         }
-        let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0).min(limit as u64) as usize);
+        let mut body =
+            Vec::with_capacity(resp.content_length().unwrap_or(0).min(limit as u64) as usize);
         while let Some(chunk) = resp.chunk().await? {
             if body.len() + chunk.len() > limit {
                 return Err(ReadError::TooLarge(limit));
@@ -264,21 +294,34 @@ impl HttpClient {
                     Ok((status, _, body, retry_after)) => {
                         if retry.retries_status(status) && retries < retry.max_retries {
                             retries += 1;
-                            tokio::time::sleep(retry_after.unwrap_or_else(|| jitter(retry.backoff(retries)))).await;
+                            tokio::time::sleep(
+                                retry_after.unwrap_or_else(|| jitter(retry.backoff(retries))),
+                            )
+                            .await;
                             continue;
                         }
                         return Ok((status, body));
                     }
-                    Err(ReadError::TooLarge(limit)) => return Err(HttpError::BodyTooLarge { limit }),
+                    Err(ReadError::TooLarge(limit)) => {
+                        return Err(HttpError::BodyTooLarge { limit });
+                    }
                     Err(ReadError::Transport(e)) => {
-                        return Err(HttpError::Transport { what: self.describe_transport_error(&e), retries });
+                        return Err(HttpError::Transport {
+                            what: self.describe_transport_error(&e),
+                            retries,
+                        });
                     }
                 },
                 Err(e) if retries < retry.max_retries && !e.is_redirect() => {
                     retries += 1;
                     tokio::time::sleep(jitter(retry.backoff(retries))).await;
                 }
-                Err(e) => return Err(HttpError::Transport { what: self.describe_transport_error(&e), retries }),
+                Err(e) => {
+                    return Err(HttpError::Transport {
+                        what: self.describe_transport_error(&e),
+                        retries,
+                    });
+                }
             }
         }
     }
@@ -349,7 +392,10 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs_f64(secs));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Up to 10% random extra wait, so many extractions retrying at once spread out.
@@ -369,18 +415,30 @@ impl reqwest::dns::Resolve for PolicyResolver {
         let public_only = self.policy.public_only(name.as_str());
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed: Vec<SocketAddr> = if public_only {
-                addrs.iter().copied().filter(|a| is_public(a.ip())).collect()
+                addrs
+                    .iter()
+                    .copied()
+                    .filter(|a| is_public(a.ip()))
+                    .collect()
             } else {
                 addrs.clone()
             };
             if allowed.is_empty() {
-                let addr = addrs.first().map(|a| a.ip().to_string()).unwrap_or_else(|| "no address".into());
-                let err: Box<dyn std::error::Error + Send + Sync> = Box::new(Denied::NonPublicAddress {
-                    host: host.clone(),
-                    addr: addrs.first().map(|a| a.ip()).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-                });
+                let addr = addrs
+                    .first()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_else(|| "no address".into());
+                let err: Box<dyn std::error::Error + Send + Sync> =
+                    Box::new(Denied::NonPublicAddress {
+                        host: host.clone(),
+                        addr: addrs
+                            .first()
+                            .map(|a| a.ip())
+                            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+                    });
                 tracing::debug!("refused {host} at {addr}");
                 return Err(err);
             }
@@ -398,10 +456,16 @@ mod tests {
     fn retry_after_seconds_and_dates() {
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
         assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         let future = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
         let d = parse_retry_after(&future).unwrap();
-        assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30), "{d:?}");
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 

@@ -98,7 +98,11 @@ pub fn summary(report: &RunReport) -> String {
         .unwrap_or(8)
         .max("resource".len());
     let mut out = String::new();
-    let _ = writeln!(out, "{:<name_w$}  {:<7}  {:>7}  {:>10}  {:>8}", "resource", "status", "pages", "records", "seconds");
+    let _ = writeln!(
+        out,
+        "{:<name_w$}  {:<7}  {:>7}  {:>10}  {:>8}",
+        "resource", "status", "pages", "records", "seconds"
+    );
     let _ = writeln!(out, "{}", "-".repeat(name_w + 40));
     let (mut pages, mut records) = (0, 0);
     for (name, r) in &report.resources {
@@ -118,7 +122,11 @@ pub fn summary(report: &RunReport) -> String {
         );
     }
     let _ = writeln!(out, "{}", "-".repeat(name_w + 40));
-    let _ = writeln!(out, "{:<name_w$}  {:<7}  {pages:>7}  {records:>10}", "total", "");
+    let _ = writeln!(
+        out,
+        "{:<name_w$}  {:<7}  {pages:>7}  {records:>10}",
+        "total", ""
+    );
     for (name, r) in &report.resources {
         if let Some(e) = &r.error {
             let _ = writeln!(out, "\nerror in `{name}`: {e}");

@@ -58,7 +58,9 @@ impl Secrets {
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading secrets file {}", path.display()))?;
-            secrets.merge_toml(&text).with_context(|| format!("in secrets file {}", path.display()))?;
+            secrets
+                .merge_toml(&text)
+                .with_context(|| format!("in secrets file {}", path.display()))?;
         }
         secrets.merge_env(std::env::vars());
         Ok(secrets)
@@ -179,11 +181,19 @@ pub fn parse_template(text: &str) -> Result<Vec<Part<'_>>> {
         let name = if let Some(n) = inner.strip_prefix("secrets.") {
             n.trim()
         } else if let Some(n) = inner.strip_prefix("secrets[") {
-            n.trim_end_matches(']').trim().trim_matches(|c| c == '\'' || c == '"')
+            n.trim_end_matches(']')
+                .trim()
+                .trim_matches(|c| c == '\'' || c == '"')
         } else {
-            bail!("only `{{{{ secrets.NAME }}}}` templates are allowed here, found `{{{{ {inner} }}}}`");
+            bail!(
+                "only `{{{{ secrets.NAME }}}}` templates are allowed here, found `{{{{ {inner} }}}}`"
+            );
         };
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             bail!("invalid secret name `{name}`: use letters, digits, `_` and `-`");
         }
         if open > 0 {
@@ -231,7 +241,9 @@ impl Redactor {
             return;
         }
         let mut needles = self.needles.write().unwrap_or_else(|p| p.into_inner());
-        let encoded = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let encoded =
+            percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
         for n in [value.to_string(), encoded] {
             if !needles.contains(&n) {
                 needles.push(n);
@@ -261,7 +273,8 @@ mod tests {
     #[test]
     fn env_overrides_file_and_is_case_insensitive() {
         let mut s = Secrets::default();
-        s.merge_toml("api_key = \"from-file\"\nother = \"keep\"").unwrap();
+        s.merge_toml("api_key = \"from-file\"\nother = \"keep\"")
+            .unwrap();
         s.merge_env([("EXTRACT_SECRET_API_KEY".to_string(), "from-env".to_string())]);
         assert_eq!(s.get("api_key").unwrap().expose(), "from-env");
         assert_eq!(s.get("other").unwrap().expose(), "keep");
@@ -271,15 +284,25 @@ mod tests {
     fn resolve_replaces_references_and_keeps_text() {
         let mut s = Secrets::default();
         s.insert("token", "abc123".into());
-        assert_eq!(s.resolve("Bearer {{ secrets.token }}", "k").unwrap().expose(), "Bearer abc123");
-        assert_eq!(s.resolve("{{secrets['token']}}", "k").unwrap().expose(), "abc123");
+        assert_eq!(
+            s.resolve("Bearer {{ secrets.token }}", "k")
+                .unwrap()
+                .expose(),
+            "Bearer abc123"
+        );
+        assert_eq!(
+            s.resolve("{{secrets['token']}}", "k").unwrap().expose(),
+            "abc123"
+        );
         assert_eq!(s.resolve("x", "k").unwrap().expose(), "x");
     }
 
     #[test]
     fn missing_secret_error_names_key_and_env_var() {
         let s = Secrets::default();
-        let err = s.resolve("{{ secrets.api_key }}", "client.auth.username").unwrap_err();
+        let err = s
+            .resolve("{{ secrets.api_key }}", "client.auth.username")
+            .unwrap_err();
         let msg = format!("{err:#}");
         assert!(msg.contains("client.auth.username"), "{msg}");
         assert!(msg.contains("EXTRACT_SECRET_API_KEY"), "{msg}");
@@ -308,6 +331,9 @@ mod tests {
 
     #[test]
     fn debug_never_shows_value() {
-        assert_eq!(format!("{:?} {}", Secret::new("abc"), Secret::new("abc")), "Secret(***) ***");
+        assert_eq!(
+            format!("{:?} {}", Secret::new("abc"), Secret::new("abc")),
+            "Secret(***) ***"
+        );
     }
 }

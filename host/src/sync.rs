@@ -88,11 +88,20 @@ pub async fn prepare(input: SourceInput, secrets: &Secrets, opts: &RunOptions) -
         .describe(&config_text)
         .await?
         .map_err(|e| anyhow!("invalid config: {}", e.message))?;
-    let config: Value = serde_json::from_str(&info.config)
-        .with_context(|| format!("component `{}` returned an effective config that is not JSON", input.component.name()))?;
+    let config: Value = serde_json::from_str(&info.config).with_context(|| {
+        format!(
+            "component `{}` returned an effective config that is not JSON",
+            input.component.name()
+        )
+    })?;
     crate::config::check_secret_placement(&config)?;
     let client = ClientSpec::from_config(&config)?;
-    let auth = Authenticator::new(client.auth.as_ref(), &client.headers, &client.base_url, secrets)?;
+    let auth = Authenticator::new(
+        client.auth.as_ref(),
+        &client.headers,
+        &client.base_url,
+        secrets,
+    )?;
 
     let mut policy = EgressPolicy::default();
     if let Some(op) = &input.operator_written
@@ -197,18 +206,26 @@ struct Ctx {
 /// Decide which resources run, and whether they load.
 fn plan(source: &Source, opts: &RunOptions) -> Result<(Vec<String>, HashMap<String, Plan>)> {
     let infos = &source.info.resources;
-    let by_name: HashMap<&str, &wit::ResourceInfo> = infos.iter().map(|r| (r.name.as_str(), r)).collect();
+    let by_name: HashMap<&str, &wit::ResourceInfo> =
+        infos.iter().map(|r| (r.name.as_str(), r)).collect();
     let wanted: HashSet<String> = match &opts.resources {
         Some(list) => {
             for name in list {
                 if !by_name.contains_key(name.as_str()) {
                     let known: Vec<&str> = infos.iter().map(|r| r.name.as_str()).collect();
-                    bail!("unknown resource `{name}` in --resources; this source has: {}", known.join(", "));
+                    bail!(
+                        "unknown resource `{name}` in --resources; this source has: {}",
+                        known.join(", ")
+                    );
                 }
             }
             list.iter().cloned().collect()
         }
-        None => infos.iter().filter(|r| r.selected).map(|r| r.name.clone()).collect(),
+        None => infos
+            .iter()
+            .filter(|r| r.selected)
+            .map(|r| r.name.clone())
+            .collect(),
     };
     // Parents of wanted resources run too (to produce partitions), loaded
     // only if wanted themselves.
@@ -242,7 +259,12 @@ fn plan(source: &Source, opts: &RunOptions) -> Result<(Vec<String>, HashMap<Stri
     }
     let edges: Vec<(String, String)> = plans
         .values()
-        .filter_map(|p| p.info.parent.clone().map(|parent| (parent, p.info.name.clone())))
+        .filter_map(|p| {
+            p.info
+                .parent
+                .clone()
+                .map(|parent| (parent, p.info.name.clone()))
+        })
         .collect();
     for (parent, child) in edges {
         if let Some(p) = plans.get_mut(&parent) {
@@ -250,7 +272,8 @@ fn plan(source: &Source, opts: &RunOptions) -> Result<(Vec<String>, HashMap<Stri
         }
     }
     for p in plans.values_mut() {
-        p.children.sort_by_key(|c| order.iter().position(|o| o == c));
+        p.children
+            .sort_by_key(|c| order.iter().position(|o| o == c));
     }
     Ok((order, plans))
 }
@@ -264,7 +287,12 @@ fn disposition(d: wit::WriteDisposition) -> Disposition {
 }
 
 /// Run every selected resource into `loader`.
-pub async fn run(source: Source, loader: Loader, opts: &RunOptions, progress: Progress) -> Result<RunReport> {
+pub async fn run(
+    source: Source,
+    loader: Loader,
+    opts: &RunOptions,
+    progress: Progress,
+) -> Result<RunReport> {
     let (order, plans) = plan(&source, opts)?;
     let config_text = source.info.config.clone();
     let load_id = loader.load_id().to_string();
@@ -331,7 +359,10 @@ fn run_tree(
                             error: Some(format!("skipped: its parent resource `{name}` failed")),
                             ..Default::default()
                         };
-                        reports.lock().unwrap_or_else(|p| p.into_inner()).insert(child.clone(), report);
+                        reports
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(child.clone(), report);
                         return;
                     }
                     run_tree(ctx, child, Some((*records).clone()), reports).await;
@@ -342,7 +373,12 @@ fn run_tree(
 }
 
 /// Extract one resource: once, or once per parent record.
-async fn run_resource(ctx: &Ctx, plan: &Plan, partitions: Option<Vec<Value>>, collect: bool) -> (ResourceReport, Vec<Value>) {
+async fn run_resource(
+    ctx: &Ctx,
+    plan: &Plan,
+    partitions: Option<Vec<Value>>,
+    collect: bool,
+) -> (ResourceReport, Vec<Value>) {
     let started = Instant::now();
     let name = plan.info.name.clone();
     let bar = ctx.progress.resource(&name);
@@ -374,31 +410,54 @@ async fn run_resource(ctx: &Ctx, plan: &Plan, partitions: Option<Vec<Value>>, co
     let result: Result<()> = match partitions {
         None => {
             if resume.checkpoint.is_some() {
-                tracing::info!("resource `{name}`: resuming from the checkpoint of an interrupted run");
+                tracing::info!(
+                    "resource `{name}`: resuming from the checkpoint of an interrupted run"
+                );
             }
-            extract(ctx, plan, None, &resume, loader, &mut report, collect.then_some(&mut collected), &bar).await
+            extract(
+                ctx,
+                plan,
+                None,
+                &resume,
+                loader,
+                &mut report,
+                collect.then_some(&mut collected),
+                &bar,
+            )
+            .await
         }
         Some(parents) => {
             // Partitions run concurrently, each in its own instance.
-            let results: Vec<(Result<()>, ResourceReport, Vec<Value>)> = futures::stream::iter(parents.into_iter())
-                .map(|parent| {
-                    let bar = bar.clone();
-                    // Partitions share the resource's incremental state but
-                    // do not resume individually.
-                    let resume = Resume {
-                        checkpoint: None,
-                        state: resume.state.clone(),
-                    };
-                    async move {
-                        let mut r = ResourceReport::default();
-                        let mut c = Vec::new();
-                        let res = extract(ctx, plan, Some(&parent), &resume, loader, &mut r, collect.then_some(&mut c), &bar).await;
-                        (res, r, c)
-                    }
-                })
-                .buffered(ctx.permits.available_permits().max(1))
-                .collect()
-                .await;
+            let results: Vec<(Result<()>, ResourceReport, Vec<Value>)> =
+                futures::stream::iter(parents.into_iter())
+                    .map(|parent| {
+                        let bar = bar.clone();
+                        // Partitions share the resource's incremental state but
+                        // do not resume individually.
+                        let resume = Resume {
+                            checkpoint: None,
+                            state: resume.state.clone(),
+                        };
+                        async move {
+                            let mut r = ResourceReport::default();
+                            let mut c = Vec::new();
+                            let res = extract(
+                                ctx,
+                                plan,
+                                Some(&parent),
+                                &resume,
+                                loader,
+                                &mut r,
+                                collect.then_some(&mut c),
+                                &bar,
+                            )
+                            .await;
+                            (res, r, c)
+                        }
+                    })
+                    .buffered(ctx.permits.available_permits().max(1))
+                    .collect()
+                    .await;
             let mut first_err = None;
             for (res, r, c) in results {
                 report.pages += r.pages;
@@ -448,7 +507,12 @@ impl Ctx {
                 // dlt joins paths below the base path, even with a leading `/`.
                 let base = &self.source.client.base_url;
                 base.join(req.url.trim_start_matches('/'))
-                    .with_context(|| format!("the planned path `{}` cannot be joined to the base URL", req.url))?
+                    .with_context(|| {
+                        format!(
+                            "the planned path `{}` cannot be joined to the base URL",
+                            req.url
+                        )
+                    })?
             }
             Err(e) => bail!("the planned URL `{}` is invalid: {e}", req.url),
         };
@@ -460,7 +524,9 @@ impl Ctx {
         }
         for (name, _) in &req.headers {
             if FORBIDDEN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                bail!("the component tried to set the `{name}` header; authentication is applied by the host only");
+                bail!(
+                    "the component tried to set the `{name}` header; authentication is applied by the host only"
+                );
             }
         }
         let method = match req.method {
@@ -502,7 +568,11 @@ async fn extract(
     mut collect: Option<&mut Vec<Value>>,
     bar: &crate::progress::ResourceBar,
 ) -> Result<()> {
-    let _permit = ctx.permits.acquire().await.map_err(|_| anyhow!("shutting down"))?;
+    let _permit = ctx
+        .permits
+        .acquire()
+        .await
+        .map_err(|_| anyhow!("shutting down"))?;
     let name = &plan.info.name;
     let partition_text = partition.map(|p| p.to_string());
     let scope = format!("{}/{name}", ctx.source.component.name());
@@ -527,20 +597,32 @@ async fn extract(
     loop {
         page_no += 1;
         if page_no > ctx.max_pages {
-            bail!("resource `{name}`: stopped after {} pages (limit `max_pages`); the paginator does not seem to end", ctx.max_pages);
+            bail!(
+                "resource `{name}`: stopped after {} pages (limit `max_pages`); the paginator does not seem to end",
+                ctx.max_pages
+            );
         }
-        let req = ctx.resolve(&planned).with_context(|| format!("resource `{name}`, page {page_no}"))?;
+        let req = ctx
+            .resolve(&planned)
+            .with_context(|| format!("resource `{name}`, page {page_no}"))?;
         if previous.as_ref() == Some(&req) {
             bail!(
                 "{}: the paginator asked for the same request again; stopping instead of looping",
                 ctx.where_(name, page_no, &req)
             );
         }
-        let resp = match ctx.source.http.send(&req, &ctx.source.auth, &plan.retry).await {
+        let resp = match ctx
+            .source
+            .http
+            .send(&req, &ctx.source.auth, &plan.retry)
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 let hint = match &e {
-                    HttpError::Transport { .. } => "; the pages before it are loaded and the next run resumes from the last checkpoint",
+                    HttpError::Transport { .. } => {
+                        "; the pages before it are loaded and the next run resumes from the last checkpoint"
+                    }
                     _ => "",
                 };
                 bail!("{}: {e}{hint}", ctx.where_(name, page_no, &req));
@@ -557,15 +639,24 @@ async fn extract(
         let page = match inst.next(&ext, &response).await? {
             Ok(p) => p,
             Err(e) => {
-                let transient = (200..300).contains(&status) && e.kind == wit::ErrorKind::BadResponse;
+                let transient =
+                    (200..300).contains(&status) && e.kind == wit::ErrorKind::BadResponse;
                 if transient && bad_body_retries < BAD_BODY_RETRIES {
                     bad_body_retries += 1;
-                    tracing::warn!("{}: {}; retrying the page", ctx.where_(name, page_no, &req), e.message);
+                    tracing::warn!(
+                        "{}: {}; retrying the page",
+                        ctx.where_(name, page_no, &req),
+                        e.message
+                    );
                     tokio::time::sleep(plan.retry.backoff(bad_body_retries)).await;
                     page_no -= 1;
                     continue;
                 }
-                let after = if retries > 0 { format!(" (after {retries} retries)") } else { String::new() };
+                let after = if retries > 0 {
+                    format!(" (after {retries} retries)")
+                } else {
+                    String::new()
+                };
                 let mut msg = format!("{}: {}{after}", ctx.where_(name, page_no, &req), e.message);
                 if matches!(status, 401 | 403) && !e.message.contains("credentials") {
                     msg.push_str(": the API rejected the credentials; check the secrets `client.auth` references");
@@ -577,8 +668,13 @@ async fn extract(
             }
         };
         bad_body_retries = 0;
-        let records = materialize(&page.records, &response.body)
-            .with_context(|| format!("{}: component `{}`", ctx.where_(name, page_no, &req), ctx.source.component.name()))?;
+        let records = materialize(&page.records, &response.body).with_context(|| {
+            format!(
+                "{}: component `{}`",
+                ctx.where_(name, page_no, &req),
+                ctx.source.component.name()
+            )
+        })?;
         let count = records.len() as u64;
         if let Some(c) = collect.as_deref_mut() {
             c.extend(records.iter().cloned());
@@ -594,7 +690,11 @@ async fn extract(
                     name,
                     records,
                     partition_key,
-                    if top_level { page.checkpoint.clone() } else { None },
+                    if top_level {
+                        page.checkpoint.clone()
+                    } else {
+                        None
+                    },
                     // Children's states are not comparable across partitions.
                     if top_level { page.state.clone() } else { None },
                 )
@@ -620,7 +720,8 @@ async fn extract(
 }
 
 async fn wait_ack(ack: tokio::sync::oneshot::Receiver<Result<()>>) -> Result<()> {
-    ack.await.map_err(|_| anyhow!("the DuckDB loader stopped"))?
+    ack.await
+        .map_err(|_| anyhow!("the DuckDB loader stopped"))?
 }
 
 fn partition_key(partition: Option<&Value>) -> String {
@@ -639,10 +740,18 @@ pub fn materialize(records: &wit::Records, body: &[u8]) -> Result<Vec<Value>> {
             for (i, span) in spans.iter().enumerate() {
                 let (start, end) = (span.start as usize, span.end as usize);
                 if start > end || end > body.len() {
-                    bail!("record {} points at bytes {start}..{end} outside the {}-byte body", i + 1, body.len());
+                    bail!(
+                        "record {} points at bytes {start}..{end} outside the {}-byte body",
+                        i + 1,
+                        body.len()
+                    );
                 }
-                let value: Value = serde_json::from_slice(&body[start..end])
-                    .map_err(|e| anyhow!("record {} (bytes {start}..{end}) is not one JSON value: {e}", i + 1))?;
+                let value: Value = serde_json::from_slice(&body[start..end]).map_err(|e| {
+                    anyhow!(
+                        "record {} (bytes {start}..{end}) is not one JSON value: {e}",
+                        i + 1
+                    )
+                })?;
                 out.push(value);
             }
             Ok(out)
@@ -703,7 +812,9 @@ pub async fn check(source: Source, opts: &RunOptions) -> Result<Vec<CheckReport>
                         records: Vec::new(),
                         body_keys: Vec::new(),
                         has_next: false,
-                        error: Some(format!("skipped: its parent `{p}` returned no record to partition by")),
+                        error: Some(format!(
+                            "skipped: its parent `{p}` returned no record to partition by"
+                        )),
                     });
                     continue;
                 }
@@ -732,12 +843,25 @@ async fn check_one(ctx: &Ctx, plan: &Plan, partition: Option<&Value>) -> CheckRe
     let result: Result<()> = async {
         let mut inst = ctx.source.component.instantiate(&name).await?;
         let ext = inst
-            .extraction(&ctx.config_text, &name, partition.map(|p| p.to_string()).as_deref(), None, None)
+            .extraction(
+                &ctx.config_text,
+                &name,
+                partition.map(|p| p.to_string()).as_deref(),
+                None,
+                None,
+            )
             .await?;
-        let planned = inst.start(&ext).await?.map_err(|e| anyhow!("{}", e.message))?;
+        let planned = inst
+            .start(&ext)
+            .await?
+            .map_err(|e| anyhow!("{}", e.message))?;
         let req = ctx.resolve(&planned)?;
         report.request = format!("{} {}", req.method, ctx.source.http.redact_url(&req.url));
-        let resp = ctx.source.http.send(&req, &ctx.source.auth, &plan.retry).await?;
+        let resp = ctx
+            .source
+            .http
+            .send(&req, &ctx.source.auth, &plan.retry)
+            .await?;
         report.status = Some(resp.status);
         if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&resp.body) {
             report.body_keys = m.keys().cloned().collect();
@@ -748,7 +872,10 @@ async fn check_one(ctx: &Ctx, plan: &Plan, partition: Option<&Value>) -> CheckRe
             body: resp.body,
             url: ctx.source.http.redact_url(&req.url),
         };
-        let page = inst.next(&ext, &response).await?.map_err(|e| anyhow!("{}", e.message))?;
+        let page = inst
+            .next(&ext, &response)
+            .await?
+            .map_err(|e| anyhow!("{}", e.message))?;
         report.records = materialize(&page.records, &response.body)?;
         report.has_next = page.next.is_some();
         inst.finish(ext).await?;

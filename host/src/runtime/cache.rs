@@ -42,7 +42,9 @@ impl ComponentCache {
     /// The cache key of `bytes` for `engine`.
     pub fn key(engine: &Engine, bytes: &[u8]) -> String {
         let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut engine_hash);
+        engine
+            .precompile_compatibility_hash()
+            .hash(&mut engine_hash);
         let digest = Sha256::digest(bytes);
         format!("{}-{:016x}", hex::encode(digest), engine_hash.finish())
     }
@@ -70,7 +72,13 @@ impl ComponentCache {
         self.loaded.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn load_or_compile(&self, engine: &Engine, bytes: &[u8], dir: &Path, key: &str) -> Result<Component> {
+    fn load_or_compile(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        dir: &Path,
+        key: &str,
+    ) -> Result<Component> {
         let path = dir.join(format!("{key}.cwasm"));
         if path.is_file() {
             match deserialize(engine, &path) {
@@ -86,7 +94,10 @@ impl ComponentCache {
             .map_err(anyhow::Error::from)
             .context("compiling the component")?;
         if let Err(e) = store_atomically(dir, &path, &artifact) {
-            tracing::warn!("could not cache the compiled component in {}: {e:#}", dir.display());
+            tracing::warn!(
+                "could not cache the compiled component in {}: {e:#}",
+                dir.display()
+            );
         }
         deserialize_bytes(engine, &artifact)
     }
@@ -96,7 +107,11 @@ impl ComponentCache {
 /// artifact under the final name.
 fn store_atomically(dir: &Path, path: &Path, artifact: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), rand::random::<u64>()));
+    let tmp = dir.join(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
     std::fs::write(&tmp, artifact).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())

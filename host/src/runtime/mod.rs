@@ -127,7 +127,9 @@ impl Runtime {
             })?;
         let pre = bindings::ConnectorPre::new(pre)
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("component `{name}` does not export `extract:connector/source`"))?;
+            .with_context(|| {
+                format!("component `{name}` does not export `extract:connector/source`")
+            })?;
         Ok(LoadedComponent {
             name: Arc::from(name),
             pre,
@@ -262,7 +264,9 @@ impl LoadedComponent {
             ),
             None => doing.to_string(),
         };
-        let printed = String::from_utf8_lossy(&store.data().stderr.contents()).trim().to_string();
+        let printed = String::from_utf8_lossy(&store.data().stderr.contents())
+            .trim()
+            .to_string();
         let detail = if printed.is_empty() {
             format!("{err:#}")
         } else {
@@ -315,9 +319,19 @@ impl Instance {
         self.rearm();
         let guest = self.bindings.extract_connector_source().extraction();
         let handle = guest
-            .call_constructor(&mut self.store, config, resource, partition, checkpoint, state)
+            .call_constructor(
+                &mut self.store,
+                config,
+                resource,
+                partition,
+                checkpoint,
+                state,
+            )
             .await
-            .map_err(|e| self.component.fault(&self.store, "failed to create the extraction", e))?;
+            .map_err(|e| {
+                self.component
+                    .fault(&self.store, "failed to create the extraction", e)
+            })?;
         Ok(Extraction { handle })
     }
 
@@ -350,7 +364,10 @@ impl Instance {
         ext.handle
             .resource_drop_async(&mut self.store)
             .await
-            .map_err(|e| self.component.fault(&self.store, "failed to drop the extraction", e))
+            .map_err(|e| {
+                self.component
+                    .fault(&self.store, "failed to drop the extraction", e)
+            })
     }
 }
 

@@ -107,9 +107,15 @@ const QUEUE_PAGES: usize = 8;
 impl Loader {
     /// Open (or create) the DuckDB file and start the loader thread.
     pub fn open(path: &Path, schema: &str) -> Result<Self> {
-        let conn = Connection::open(path).with_context(|| format!("opening DuckDB file {}", path.display()))?;
+        let conn = Connection::open(path)
+            .with_context(|| format!("opening DuckDB file {}", path.display()))?;
         let load_id = new_load_id();
-        let mut db = Db::new(conn, path.to_path_buf(), naming::snake_case(schema), load_id.clone())?;
+        let mut db = Db::new(
+            conn,
+            path.to_path_buf(),
+            naming::snake_case(schema),
+            load_id.clone(),
+        )?;
         db.init().context("preparing the DuckDB schema")?;
         let (tx, mut rx) = mpsc::channel::<Command>(QUEUE_PAGES);
         std::thread::Builder::new()
@@ -345,8 +351,11 @@ impl Db {
                 state.columns = staged;
                 state.replace_staging = true;
             } else {
-                self.conn
-                    .execute_batch(&format!("DROP TABLE IF EXISTS {}.{}", self.qualified(STAGING_SCHEMA), quote(&staging)))?;
+                self.conn.execute_batch(&format!(
+                    "DROP TABLE IF EXISTS {}.{}",
+                    self.qualified(STAGING_SCHEMA),
+                    quote(&staging)
+                ))?;
             }
         }
         self.tables.insert(state.spec.resource.clone(), state);
@@ -403,7 +412,9 @@ impl Db {
         for (i, record) in records.iter().enumerate() {
             let row = flatten(record);
             for key in &state.key_columns {
-                let present = row.iter().any(|(name, cell)| name == key && *cell != Cell::Null);
+                let present = row
+                    .iter()
+                    .any(|(name, cell)| name == key && *cell != Cell::Null);
                 if !present {
                     let keys: Vec<&str> = match record {
                         Value::Object(m) => m.keys().map(String::as_str).take(20).collect(),
@@ -414,7 +425,11 @@ impl Db {
                          the record's fields are: {}. Set `primary_key` on the resource to a field the records have",
                         first_row + i + 1,
                         state.spec.primary_key.join(", "),
-                        if keys.is_empty() { "(not an object)".to_string() } else { keys.join(", ") }
+                        if keys.is_empty() {
+                            "(not an object)".to_string()
+                        } else {
+                            keys.join(", ")
+                        }
                     );
                 }
             }
@@ -459,7 +474,10 @@ impl Db {
                 let state = self.state(resource)?;
                 state.exists = !columns.list.is_empty();
                 state.columns = columns;
-                Err(e.context(format!("loading resource `{resource}` into {}", self.path.display())))
+                Err(e.context(format!(
+                    "loading resource `{resource}` into {}",
+                    self.path.display()
+                )))
             }
         }
     }
@@ -467,7 +485,10 @@ impl Db {
     fn flush_inner(&mut self, resource: &str) -> Result<()> {
         let schema = self.schema.clone();
         let load_id = self.load_id.clone();
-        let mut state = self.tables.remove(resource).ok_or_else(|| anyhow!("unknown resource `{resource}`"))?;
+        let mut state = self
+            .tables
+            .remove(resource)
+            .ok_or_else(|| anyhow!("unknown resource `{resource}`"))?;
         let result = (|| -> Result<()> {
             if !state.pending.is_empty() {
                 let plan = plan_columns(&mut state);
@@ -480,13 +501,18 @@ impl Db {
                         .iter()
                         .map(|(n, t)| format!("{} {}", quote(n), t.sql()))
                         .collect();
-                    self.conn
-                        .execute_batch(&format!("CREATE TABLE IF NOT EXISTS {s}.{target} ({})", cols.join(", ")))?;
+                    self.conn.execute_batch(&format!(
+                        "CREATE TABLE IF NOT EXISTS {s}.{target} ({})",
+                        cols.join(", ")
+                    ))?;
                     state.exists = true;
                 } else {
                     for (name, ty) in &plan.added {
-                        self.conn
-                            .execute_batch(&format!("ALTER TABLE {s}.{target} ADD COLUMN {} {}", quote(name), ty.sql()))?;
+                        self.conn.execute_batch(&format!(
+                            "ALTER TABLE {s}.{target} ADD COLUMN {} {}",
+                            quote(name),
+                            ty.sql()
+                        ))?;
                         if state.replace_staging {
                             let staging = quote(&self.staging_name(&state.table, "replace"));
                             self.conn.execute_batch(&format!(
@@ -498,7 +524,8 @@ impl Db {
                         }
                     }
                 }
-                let col_list: Vec<String> = state.columns.list.iter().map(|(n, _)| quote(n)).collect();
+                let col_list: Vec<String> =
+                    state.columns.list.iter().map(|(n, _)| quote(n)).collect();
                 let col_list = col_list.join(", ");
                 let st = self.qualified(STAGING_SCHEMA);
                 match state.spec.disposition {
@@ -512,7 +539,8 @@ impl Db {
                             stq = quote(&staging)
                         ))?;
                         self.append_rows(STAGING_SCHEMA, &staging, &state, &plan, &load_id)?;
-                        let keys: Vec<String> = state.key_columns.iter().map(|k| quote(k)).collect();
+                        let keys: Vec<String> =
+                            state.key_columns.iter().map(|k| quote(k)).collect();
                         let keys = keys.join(", ");
                         let key_match: Vec<String> = state
                             .key_columns
@@ -547,12 +575,21 @@ impl Db {
             }
             // Only the newest position matters: it covers every row before it.
             if let Some((partition, checkpoint)) = state.pending_checkpoints.last() {
-                self.save_checkpoint(&schema, &state.spec.resource, partition, checkpoint.as_deref(), &load_id)?;
+                self.save_checkpoint(
+                    &schema,
+                    &state.spec.resource,
+                    partition,
+                    checkpoint.as_deref(),
+                    &load_id,
+                )?;
             }
             if let Some(new_state) = &state.pending_state {
                 let table = format!("{}.{}", self.qualified(&schema), quote(STATE));
                 self.conn
-                    .execute(&format!("DELETE FROM {table} WHERE resource = ?"), duckdb::params![state.spec.resource])
+                    .execute(
+                        &format!("DELETE FROM {table} WHERE resource = ?"),
+                        duckdb::params![state.spec.resource],
+                    )
                     .context("saving the incremental state")?;
                 self.conn
                     .execute(
@@ -571,7 +608,14 @@ impl Db {
     /// REPLACE` fails to bind catalog-qualified names when the schema is
     /// named like the file, and both statements run inside the flush's
     /// transaction anyway.
-    fn save_checkpoint(&self, schema: &str, resource: &str, partition: &str, checkpoint: Option<&str>, load_id: &str) -> Result<()> {
+    fn save_checkpoint(
+        &self,
+        schema: &str,
+        resource: &str,
+        partition: &str,
+        checkpoint: Option<&str>,
+        load_id: &str,
+    ) -> Result<()> {
         let table = format!("{}.{}", self.qualified(schema), quote(CHECKPOINTS));
         self.conn
             .execute(
@@ -588,7 +632,14 @@ impl Db {
         Ok(())
     }
 
-    fn append_rows(&self, schema: &str, table: &str, state: &TableState, plan: &ColumnPlan, load_id: &str) -> Result<()> {
+    fn append_rows(
+        &self,
+        schema: &str,
+        table: &str,
+        state: &TableState,
+        plan: &ColumnPlan,
+        load_id: &str,
+    ) -> Result<()> {
         let mut appender = self
             .conn
             .appender_to_catalog_and_db(table, &self.catalog, schema)
@@ -607,7 +658,9 @@ impl Db {
             }
             values[load_id_col] = duckdb::types::Value::Text(load_id.to_string());
             values[id_col] = duckdb::types::Value::Text(new_row_id());
-            appender.append_row(duckdb::appender_params_from_iter(values.iter())).context("append")?;
+            appender
+                .append_row(duckdb::appender_params_from_iter(values.iter()))
+                .context("append")?;
         }
         appender.flush().context("flush")?;
         Ok(())
@@ -619,7 +672,10 @@ impl Db {
         }
         self.flush(resource)?;
         let schema = self.schema.clone();
-        let state = self.tables.remove(resource).ok_or_else(|| anyhow!("unknown resource `{resource}`"))?;
+        let state = self
+            .tables
+            .remove(resource)
+            .ok_or_else(|| anyhow!("unknown resource `{resource}`"))?;
         if !completed {
             return Ok(());
         }
@@ -658,7 +714,8 @@ impl Db {
             "INSERT INTO {}._dlt_loads (load_id, schema_name, status, inserted_at) VALUES (?, ?, 0, now())",
             self.qualified(&self.schema)
         );
-        self.conn.execute(&sql, duckdb::params![self.load_id, self.schema])?;
+        self.conn
+            .execute(&sql, duckdb::params![self.load_id, self.schema])?;
         self.conn.execute_batch("CHECKPOINT")?;
         Ok(())
     }

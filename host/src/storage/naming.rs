@@ -120,7 +120,10 @@ mod tests {
 
     #[test]
     fn quoting_cannot_be_escaped() {
-        assert_eq!(quote(r#"a"; DROP TABLE x; --"#), r#""a""; DROP TABLE x; --""#);
+        assert_eq!(
+            quote(r#"a"; DROP TABLE x; --"#),
+            r#""a""; DROP TABLE x; --""#
+        );
         assert_eq!(literal("it's"), "'it''s'");
     }
 }

@@ -132,7 +132,9 @@ fn flatten_into(name: &str, value: &Value, row: &mut FlatRow, depth: usize) {
                 flatten_into(&child, v, row, depth + 1);
             }
         }
-        Value::Object(_) | Value::Array(_) => row.push((name.to_string(), Cell::Json(value.to_string()))),
+        Value::Object(_) | Value::Array(_) => {
+            row.push((name.to_string(), Cell::Json(value.to_string())))
+        }
         Value::Null => row.push((name.to_string(), Cell::Null)),
         Value::Bool(b) => row.push((name.to_string(), Cell::Bool(*b))),
         Value::Number(n) => {
@@ -151,7 +153,11 @@ fn flatten_into(name: &str, value: &Value, row: &mut FlatRow, depth: usize) {
 
 /// Look up a primary-key field (possibly a dotted path) in a flattened row.
 pub fn key_column(field: &str) -> String {
-    field.split('.').map(snake_case).collect::<Vec<_>>().join(PATH_SEPARATOR)
+    field
+        .split('.')
+        .map(snake_case)
+        .collect::<Vec<_>>()
+        .join(PATH_SEPARATOR)
 }
 
 #[cfg(test)]
@@ -161,7 +167,9 @@ mod tests {
 
     #[test]
     fn nested_objects_flatten_with_double_underscore() {
-        let row = flatten(&json!({"id": 1, "billingAddress": {"zipCode": "123", "geo": {"lat": 1.5}}, "tags": ["a"], "gone": null}));
+        let row = flatten(
+            &json!({"id": 1, "billingAddress": {"zipCode": "123", "geo": {"lat": 1.5}}, "tags": ["a"], "gone": null}),
+        );
         assert_eq!(
             row,
             vec![
@@ -176,7 +184,10 @@ mod tests {
 
     #[test]
     fn scalars_become_a_value_column() {
-        assert_eq!(flatten(&json!("x")), vec![("value".into(), Cell::Text("x".into()))]);
+        assert_eq!(
+            flatten(&json!("x")),
+            vec![("value".into(), Cell::Text("x".into()))]
+        );
     }
 
     #[test]
@@ -200,6 +211,9 @@ mod tests {
 
     #[test]
     fn dotted_key_column() {
-        assert_eq!(key_column("transaction_info.transactionId"), "transaction_info__transaction_id");
+        assert_eq!(
+            key_column("transaction_info.transactionId"),
+            "transaction_info__transaction_id"
+        );
     }
 }

@@ -16,13 +16,21 @@ async fn load(db: &Path, spec: TableSpec, pages: Vec<Vec<Value>>, complete: bool
     load_with(db, spec, pages, complete, true).await
 }
 
-async fn load_with(db: &Path, spec: TableSpec, pages: Vec<Vec<Value>>, complete: bool, checkpoints: bool) -> Result<()> {
+async fn load_with(
+    db: &Path,
+    spec: TableSpec,
+    pages: Vec<Vec<Value>>,
+    complete: bool,
+    checkpoints: bool,
+) -> Result<()> {
     let loader = Loader::open(db, "src")?;
     let name = spec.resource.clone();
     loader.begin(spec).await?;
     for (i, page) in pages.into_iter().enumerate() {
         let checkpoint = checkpoints.then(|| format!("cp{i}"));
-        let ack = loader.page(&name, page, None, checkpoint, Some(format!("st{i}"))).await?;
+        let ack = loader
+            .page(&name, page, None, checkpoint, Some(format!("st{i}")))
+            .await?;
         ack.await??;
     }
     if complete {
@@ -61,11 +69,30 @@ fn query(db: &Path, sql: &str) -> Vec<Vec<String>> {
 async fn merge_keeps_one_row_per_primary_key() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.duckdb");
-    let page1 = vec![json!({"id": 1, "v": "a"}), json!({"id": 2, "v": "b"}), json!({"id": 1, "v": "a2"})];
-    load(&db, spec("items", Disposition::Merge, &["id"]), vec![page1.clone()], true).await.unwrap();
-    load(&db, spec("items", Disposition::Merge, &["id"]), vec![vec![json!({"id": 2, "v": "b2"}), json!({"id": 3, "v": "c"})]], true)
-        .await
-        .unwrap();
+    let page1 = vec![
+        json!({"id": 1, "v": "a"}),
+        json!({"id": 2, "v": "b"}),
+        json!({"id": 1, "v": "a2"}),
+    ];
+    load(
+        &db,
+        spec("items", Disposition::Merge, &["id"]),
+        vec![page1.clone()],
+        true,
+    )
+    .await
+    .unwrap();
+    load(
+        &db,
+        spec("items", Disposition::Merge, &["id"]),
+        vec![vec![
+            json!({"id": 2, "v": "b2"}),
+            json!({"id": 3, "v": "c"}),
+        ]],
+        true,
+    )
+    .await
+    .unwrap();
     let rows = query(&db, "SELECT id, v FROM src.items ORDER BY id");
     assert_eq!(rows, vec![vec!["1", "a2"], vec!["2", "b2"], vec!["3", "c"]]);
     let loads = query(&db, "SELECT count(*) FROM src._dlt_loads");
@@ -77,36 +104,99 @@ async fn append_adds_rows_every_run_with_load_ids() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.duckdb");
     for _ in 0..2 {
-        load(&db, spec("ev", Disposition::Append, &[]), vec![vec![json!({"x": 1}), json!({"x": 2})]], true).await.unwrap();
+        load(
+            &db,
+            spec("ev", Disposition::Append, &[]),
+            vec![vec![json!({"x": 1}), json!({"x": 2})]],
+            true,
+        )
+        .await
+        .unwrap();
     }
-    assert_eq!(query(&db, "SELECT count(*), count(DISTINCT _dlt_load_id), count(DISTINCT _dlt_id) FROM src.ev"), vec![vec!["4", "2", "4"]]);
+    assert_eq!(
+        query(
+            &db,
+            "SELECT count(*), count(DISTINCT _dlt_load_id), count(DISTINCT _dlt_id) FROM src.ev"
+        ),
+        vec![vec!["4", "2", "4"]]
+    );
 }
 
 #[tokio::test]
 async fn replace_swaps_only_when_the_run_completes() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.duckdb");
-    load(&db, spec("r", Disposition::Replace, &["id"]), vec![vec![json!({"id": 1}), json!({"id": 2})]], true).await.unwrap();
+    load(
+        &db,
+        spec("r", Disposition::Replace, &["id"]),
+        vec![vec![json!({"id": 1}), json!({"id": 2})]],
+        true,
+    )
+    .await
+    .unwrap();
     // A failed run (with no position to resume from) leaves the old rows.
-    load_with(&db, spec("r", Disposition::Replace, &["id"]), vec![vec![json!({"id": 9})]], false, false)
-        .await
-        .unwrap();
-    assert_eq!(query(&db, "SELECT id FROM src.r ORDER BY id"), vec![vec!["1"], vec!["2"]]);
-    load(&db, spec("r", Disposition::Replace, &["id"]), vec![vec![json!({"id": 3})]], true).await.unwrap();
-    assert_eq!(query(&db, "SELECT id FROM src.r ORDER BY id"), vec![vec!["3"]]);
+    load_with(
+        &db,
+        spec("r", Disposition::Replace, &["id"]),
+        vec![vec![json!({"id": 9})]],
+        false,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        query(&db, "SELECT id FROM src.r ORDER BY id"),
+        vec![vec!["1"], vec!["2"]]
+    );
+    load(
+        &db,
+        spec("r", Disposition::Replace, &["id"]),
+        vec![vec![json!({"id": 3})]],
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        query(&db, "SELECT id FROM src.r ORDER BY id"),
+        vec![vec!["3"]]
+    );
 }
 
 #[tokio::test]
 async fn interrupted_replace_resumes_into_its_staging_table() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.duckdb");
-    load(&db, spec("r", Disposition::Replace, &["id"]), vec![vec![json!({"id": 1})]], true).await.unwrap();
+    load(
+        &db,
+        spec("r", Disposition::Replace, &["id"]),
+        vec![vec![json!({"id": 1})]],
+        true,
+    )
+    .await
+    .unwrap();
     // Interrupted after one page: old rows stay visible...
-    load(&db, spec("r", Disposition::Replace, &["id"]), vec![vec![json!({"id": 5})]], false).await.unwrap();
+    load(
+        &db,
+        spec("r", Disposition::Replace, &["id"]),
+        vec![vec![json!({"id": 5})]],
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(query(&db, "SELECT id FROM src.r"), vec![vec!["1"]]);
     // ...and the resumed run (next pages only) swaps in both runs' pages.
-    load(&db, spec("r", Disposition::Replace, &["id"]), vec![vec![json!({"id": 6})]], true).await.unwrap();
-    assert_eq!(query(&db, "SELECT id FROM src.r ORDER BY id"), vec![vec!["5"], vec!["6"]]);
+    load(
+        &db,
+        spec("r", Disposition::Replace, &["id"]),
+        vec![vec![json!({"id": 6})]],
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        query(&db, "SELECT id FROM src.r ORDER BY id"),
+        vec![vec!["5"], vec!["6"]]
+    );
 }
 
 #[tokio::test]
@@ -116,7 +206,10 @@ async fn new_fields_add_columns_and_type_conflicts_make_variant_columns() {
     load(
         &db,
         spec("s", Disposition::Append, &[]),
-        vec![vec![json!({"a": 1, "nested": {"deepKey": true}})], vec![json!({"a": "text", "b": 2.5})]],
+        vec![
+            vec![json!({"a": 1, "nested": {"deepKey": true}})],
+            vec![json!({"a": "text", "b": 2.5})],
+        ],
         true,
     )
     .await
@@ -126,35 +219,67 @@ async fn new_fields_add_columns_and_type_conflicts_make_variant_columns() {
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema='src' AND table_name='s' ORDER BY ordinal_position",
     );
     let names: Vec<&str> = cols.iter().map(|c| c[0].as_str()).collect();
-    assert_eq!(names, vec!["a", "nested__deep_key", "a__v_text", "b", "_dlt_load_id", "_dlt_id"]);
-    assert_eq!(query(&db, "SELECT a, a__v_text FROM src.s ORDER BY a NULLS LAST"), vec![vec!["1", "NULL"], vec!["NULL", "text"]]);
+    assert_eq!(
+        names,
+        vec![
+            "a",
+            "nested__deep_key",
+            "a__v_text",
+            "b",
+            "_dlt_load_id",
+            "_dlt_id"
+        ]
+    );
+    assert_eq!(
+        query(&db, "SELECT a, a__v_text FROM src.s ORDER BY a NULLS LAST"),
+        vec![vec!["1", "NULL"], vec!["NULL", "text"]]
+    );
 }
 
 #[tokio::test]
 async fn missing_primary_key_is_a_clear_error_and_loads_nothing_of_that_page() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.duckdb");
-    let err = load(&db, spec("m", Disposition::Merge, &["INVOICE_ID"]), vec![vec![json!({"id": 1})]], true)
-        .await
-        .unwrap_err();
+    let err = load(
+        &db,
+        spec("m", Disposition::Merge, &["INVOICE_ID"]),
+        vec![vec![json!({"id": 1})]],
+        true,
+    )
+    .await
+    .unwrap_err();
     let msg = format!("{err:#}");
-    assert!(msg.contains("primary key `INVOICE_ID`") && msg.contains("fields are: id"), "{msg}");
+    assert!(
+        msg.contains("primary key `INVOICE_ID`") && msg.contains("fields are: id"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn checkpoint_is_kept_after_abort_and_cleared_after_finish() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.duckdb");
-    load(&db, spec("c", Disposition::Merge, &["id"]), vec![vec![json!({"id": 1})], vec![json!({"id": 2})]], false)
+    load(
+        &db,
+        spec("c", Disposition::Merge, &["id"]),
+        vec![vec![json!({"id": 1})], vec![json!({"id": 2})]],
+        false,
+    )
+    .await
+    .unwrap();
+    let loader = Loader::open(&db, "src").unwrap();
+    let resume = loader
+        .begin(spec("c", Disposition::Merge, &["id"]))
         .await
         .unwrap();
-    let loader = Loader::open(&db, "src").unwrap();
-    let resume = loader.begin(spec("c", Disposition::Merge, &["id"])).await.unwrap();
     assert_eq!(resume.checkpoint.as_deref(), Some("cp1"));
     assert_eq!(resume.state.as_deref(), Some("st1"));
     loader.finish("c").await.unwrap();
     let loader = Loader::open(&db, "src").unwrap();
-    let resume = loader.begin(spec("c", Disposition::Merge, &["id"])).await.unwrap();
+    let resume = loader
+        .begin(spec("c", Disposition::Merge, &["id"]))
+        .await
+        .unwrap();
     // The checkpoint is gone once the resource completed; the incremental
     // state stays for the next run.
     assert_eq!(resume.checkpoint, None);
@@ -167,9 +292,17 @@ async fn hostile_names_stay_quoted() {
     let db = dir.path().join("t.duckdb");
     let mut s = spec("x\"; DROP TABLE y; --", Disposition::Append, &[]);
     s.table = s.resource.clone();
-    load(&db, s, vec![vec![json!({"a\"b": 1, "'; --": 2})]], true).await.unwrap();
-    let tables = query(&db, "SELECT table_name FROM information_schema.tables WHERE table_schema='src' ORDER BY 1");
-    assert!(tables.iter().any(|t| t[0] == "x_drop_table_yx"), "{tables:?}");
+    load(&db, s, vec![vec![json!({"a\"b": 1, "'; --": 2})]], true)
+        .await
+        .unwrap();
+    let tables = query(
+        &db,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema='src' ORDER BY 1",
+    );
+    assert!(
+        tables.iter().any(|t| t[0] == "x_drop_table_yx"),
+        "{tables:?}"
+    );
 }
 
 #[tokio::test]
@@ -177,10 +310,25 @@ async fn schema_named_like_the_file_is_not_ambiguous() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("src.duckdb");
     for _ in 0..2 {
-        load(&db, spec("m", Disposition::Merge, &["id"]), vec![vec![json!({"id": 1, "x": {"y": 2}})]], true)
-            .await
-            .unwrap();
-        load(&db, spec("r", Disposition::Replace, &["id"]), vec![vec![json!({"id": 1})]], true).await.unwrap();
+        load(
+            &db,
+            spec("m", Disposition::Merge, &["id"]),
+            vec![vec![json!({"id": 1, "x": {"y": 2}})]],
+            true,
+        )
+        .await
+        .unwrap();
+        load(
+            &db,
+            spec("r", Disposition::Replace, &["id"]),
+            vec![vec![json!({"id": 1})]],
+            true,
+        )
+        .await
+        .unwrap();
     }
-    assert_eq!(query(&db, "SELECT count(*) FROM src.src.m"), vec![vec!["1"]]);
+    assert_eq!(
+        query(&db, "SELECT count(*) FROM src.src.m"),
+        vec![vec!["1"]]
+    );
 }
