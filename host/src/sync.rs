@@ -429,7 +429,7 @@ async fn run_resource(
         Some(parents) => {
             // Partitions run concurrently, each in its own instance.
             let results: Vec<(Result<()>, ResourceReport, Vec<Value>)> =
-                futures::stream::iter(parents.into_iter())
+                futures::stream::iter(parents)
                     .map(|parent| {
                         let bar = bar.clone();
                         // Partitions share the resource's incremental state but

@@ -667,7 +667,7 @@ impl Db {
     }
 
     fn finish(&mut self, resource: &str, completed: bool) -> Result<()> {
-        if self.tables.get(resource).is_none() {
+        if !self.tables.contains_key(resource) {
             return Ok(());
         }
         self.flush(resource)?;
