@@ -199,18 +199,16 @@ const PAYPAL: Seed = Seed {
     }],
 };
 
-/// The PayPal resources the seed config, run by the generic component, can
-/// load from the real API: `transactions` needs `start_date`/`end_date`
-/// windows of at most 31 days, which the seed does not send, and
-/// `list_disputes` sends page numbers as `next_page_token`, which PayPal
-/// refuses. Each has its own test below.
-const PAYPAL_EXPRESSIBLE: &[&str] = &[
-    "balances",
-    "list_products",
-    "show_product_details",
-    "search_invoices",
-    "list_payments",
-];
+/// `connectors/paypal.json` walks transaction windows from three years
+/// back; start them where the mock's data starts so the walk is short and
+/// the test does not depend on today's date.
+fn paypal_from_data_start(config: &mut Value) {
+    for r in config["resources"].as_array_mut().expect("resources list") {
+        if r["name"] == "transactions" {
+            r["endpoint"]["date_window"]["start"] = json!(mock_vendors::PAYPAL_DATA_START);
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------
 // Variants: the generic component with the seed config, or a vendor component.
@@ -818,9 +816,6 @@ async fn pabbly_seed_loads_exact_rows_and_children_per_parent() {
 /// does not fail the sync. Few parents, to bound the backoff (this run took
 /// about 30 s, all of it retry backoff, before failing).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "product: the seed's retry_on_status_codes [400] makes the host retry each empty child list's 400 3 times \
-            (2+4+8 s) and the generic component then fails the resource (HTTP 400, no response_actions): \
-            addons, licenses, refunds, transactions, payment_methods fail; pabbly.wasm handles it"]
 async fn pabbly_seed_as_shipped_survives_400_for_empty_children() {
     let server = serve(&PABBLY, records(4)).await;
     let job = Job::new(&PABBLY, &Variant::Generic, &server);
@@ -963,18 +958,12 @@ const PAYPAL_RECORDS: usize = 120;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paypal_seed_loads_exact_rows_and_product_details_per_product() {
     for variant in variants(Vendor::PayPal) {
-        // A vendor component must load every resource; the generic one what
-        // the seed config can express (see PAYPAL_EXPRESSIBLE).
-        let only = match variant {
-            Variant::Generic => Some(PAYPAL_EXPRESSIBLE),
-            Variant::Component(_) => None,
-        };
         sync_twice(
             &PAYPAL,
             &variant,
             records(PAYPAL_RECORDS),
-            &as_shipped,
-            only,
+            &paypal_from_data_start,
+            None,
         )
         .await;
     }
@@ -1010,14 +999,11 @@ async fn paypal_product_details_come_from_the_detail_endpoint() {
 /// real API requires both, at most 31 days apart, so a sync must walk date
 /// windows over the history (three windows here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "product: connectors/paypal.json has no date_window, so the generic component sends \
-            /v1/reporting/transactions?page=1&page_size=500 without start_date/end_date and PayPal \
-            answers 400; paypal.wasm walks the windows"]
 async fn paypal_seed_transactions_walk_date_windows() {
     let server = serve(&PAYPAL, records(PAYPAL_RECORDS)).await;
     let job = Job::new(&PAYPAL, &Variant::Generic, &server);
     let only = ["transactions"];
-    let out = job.run(&as_shipped, Some(&only)).await;
+    let out = job.run(&paypal_from_data_start, Some(&only)).await;
     job.assert_success(&out);
     assert_exact_rows(&job, &only);
     server.shutdown().await;
@@ -1027,9 +1013,6 @@ async fn paypal_seed_transactions_walk_date_windows() {
 /// parameter is `next_page_token`; PayPal only accepts the opaque token of
 /// its `next` link.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "product: connectors/paypal.json pages disputes with page_number on next_page_token, so the \
-            generic component sends next_page_token=1 and PayPal answers 400; paypal.wasm follows the \
-            next link"]
 async fn paypal_seed_list_disputes_follow_next_page_tokens() {
     let server = serve(&PAYPAL, records(PAYPAL_RECORDS)).await;
     let job = Job::new(&PAYPAL, &Variant::Generic, &server);
@@ -1057,12 +1040,9 @@ async fn paypal_short_lived_tokens_are_refreshed_and_nothing_is_lost() {
         )
         .await;
         let job = Job::new(&PAYPAL, &variant, &server);
-        let only = match variant {
-            Variant::Generic => Some(PAYPAL_EXPRESSIBLE),
-            Variant::Component(_) => None,
-        };
+        let only: Option<&[&str]> = None;
         let started = Instant::now();
-        let out = job.run(&as_shipped, only).await;
+        let out = job.run(&paypal_from_data_start, only).await;
         let elapsed = started.elapsed();
         job.assert_success(&out);
         let stats = server.stats();
