@@ -16,9 +16,12 @@ setup:
 build-guests: setup
     cargo build --release --target wasm32-wasip2 --workspace --manifest-path guest-components/Cargo.toml --target-dir {{EXTRACT_GUEST_TARGET_DIR}}
 
-# Build the host (its build script builds and embeds the guest components).
+# Build the host (its build script builds and embeds the guest components),
+# and copy every component to ./components/ (e.g. components/paypal.wasm).
 build: setup
     cargo build --release --workspace --bins
+    mkdir -p components
+    cp {{EXTRACT_GUEST_TARGET_DIR}}/wasm32-wasip2/release/*.wasm components/
 
 # Start the Chargify-like mock on loopback, sync seed 000 into chargify.duckdb, print the summary.
 demo: build
