@@ -783,6 +783,20 @@ pub struct CheckReport {
     pub error: Option<String>,
 }
 
+impl CheckReport {
+    fn new(resource: &str) -> Self {
+        Self {
+            resource: resource.to_string(),
+            request: String::new(),
+            status: None,
+            records: Vec::new(),
+            body_keys: Vec::new(),
+            has_next: false,
+            error: None,
+        }
+    }
+}
+
 /// Dry-run one page per resource (children use the first parent record).
 pub async fn check(source: Source, opts: &RunOptions) -> Result<Vec<CheckReport>> {
     let (order, plans) = plan(&source, opts)?;
@@ -805,17 +819,11 @@ pub async fn check(source: Source, opts: &RunOptions) -> Result<Vec<CheckReport>
             Some(p) => match first_records.get(p) {
                 Some(r) => Some(r.clone()),
                 None => {
-                    out.push(CheckReport {
-                        resource: name.clone(),
-                        request: String::new(),
-                        status: None,
-                        records: Vec::new(),
-                        body_keys: Vec::new(),
-                        has_next: false,
-                        error: Some(format!(
-                            "skipped: its parent `{p}` returned no record to partition by"
-                        )),
-                    });
+                    let mut skipped = CheckReport::new(&name);
+                    skipped.error = Some(format!(
+                        "skipped: its parent `{p}` returned no record to partition by"
+                    ));
+                    out.push(skipped);
                     continue;
                 }
             },
@@ -831,15 +839,7 @@ pub async fn check(source: Source, opts: &RunOptions) -> Result<Vec<CheckReport>
 
 async fn check_one(ctx: &Ctx, plan: &Plan, partition: Option<&Value>) -> CheckReport {
     let name = plan.info.name.clone();
-    let mut report = CheckReport {
-        resource: name.clone(),
-        request: String::new(),
-        status: None,
-        records: Vec::new(),
-        body_keys: Vec::new(),
-        has_next: false,
-        error: None,
-    };
+    let mut report = CheckReport::new(&name);
     let result: Result<()> = async {
         let mut inst = ctx.source.component.instantiate(&name).await?;
         let ext = inst

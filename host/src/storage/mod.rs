@@ -306,30 +306,22 @@ impl Db {
         let key_columns = spec.primary_key.iter().map(|k| key_column(k)).collect();
         let columns = self.read_columns(&self.schema.clone(), &table)?;
         let exists = !columns.list.is_empty();
-        let checkpoint: Option<String> = {
-            let mut stmt = self.conn.prepare(&format!(
+        let checkpoint = self.stored_text(
+            &format!(
                 "SELECT checkpoint FROM {}.{} WHERE resource = ? AND partition_key = ''",
                 self.qualified(&self.schema),
                 quote(CHECKPOINTS)
-            ))?;
-            let mut rows = stmt.query(duckdb::params![spec.resource])?;
-            match rows.next()? {
-                Some(row) => row.get(0)?,
-                None => None,
-            }
-        };
-        let stored_state: Option<String> = {
-            let mut stmt = self.conn.prepare(&format!(
+            ),
+            &spec.resource,
+        )?;
+        let stored_state = self.stored_text(
+            &format!(
                 "SELECT state FROM {}.{} WHERE resource = ?",
                 self.qualified(&self.schema),
                 quote(STATE)
-            ))?;
-            let mut rows = stmt.query(duckdb::params![spec.resource])?;
-            match rows.next()? {
-                Some(row) => row.get(0)?,
-                None => None,
-            }
-        };
+            ),
+            &spec.resource,
+        )?;
         let mut state = TableState {
             spec,
             table,
@@ -362,6 +354,16 @@ impl Db {
         Ok(Resume {
             checkpoint,
             state: stored_state,
+        })
+    }
+
+    /// The text of the first row of `sql` (one `?`: the resource), if any.
+    fn stored_text(&self, sql: &str, resource: &str) -> Result<Option<String>> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let mut rows = stmt.query(duckdb::params![resource])?;
+        Ok(match rows.next()? {
+            Some(row) => row.get(0)?,
+            None => None,
         })
     }
 
