@@ -447,3 +447,48 @@ async fn incremental_cursor_is_stored_in_the_duckdb_file_and_kept_across_runs() 
     );
     server.shutdown().await;
 }
+
+/// OAuth2 error path: a token endpoint that rejects the credentials fails
+/// every resource with a message naming the token endpoint, never the
+/// secret, and no data request is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth2_rejected_credentials_fail_clearly_without_data_requests() {
+    let server = mock_vendors::serve(
+        Vendor::Younium,
+        MockOptions {
+            records: 20,
+            ..MockOptions::default()
+        },
+    )
+    .await
+    .expect("start mock");
+    let s = Scratch::new();
+    let token_url = server.token_url().expect("younium has a token endpoint");
+    let config = s.connector("younium.json", &server.base_url(), |c| {
+        c["client"]["auth"]["token_url"] = Value::String(token_url.clone());
+    });
+    let secrets = s.secrets(&[
+        ("username", mock_vendors::YOUNIUM_USERNAME),
+        ("password", "definitely-wrong-password"),
+        ("legal_entity", mock_vendors::YOUNIUM_LEGAL_ENTITY),
+    ]);
+    let db = s.path("younium.duckdb");
+    let out = extract(run_args(&config, &secrets, &db)).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("token endpoint") && all.contains("rejected"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("definitely-wrong-password"),
+        "the secret leaked: {all}"
+    );
+    assert_eq!(
+        server.stats().data_requests,
+        0,
+        "no data request without a token"
+    );
+
+    server.shutdown().await;
+}
