@@ -21,7 +21,7 @@ build-guests: setup
 build: setup
     cargo build --release --workspace --bins
     mkdir -p components
-    cp {{EXTRACT_GUEST_TARGET_DIR}}/wasm32-wasip2/release/*.wasm components/
+    find {{EXTRACT_GUEST_TARGET_DIR}}/wasm32-wasip2/release -maxdepth 1 -name '*.wasm' ! -name 'test_*' -exec cp {} components/ \;
 
 # Start the Chargify-like mock on loopback, sync seed 000 into chargify.duckdb, print the summary.
 demo: build

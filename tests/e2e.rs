@@ -492,3 +492,57 @@ async fn oauth2_rejected_credentials_fail_clearly_without_data_requests() {
 
     server.shutdown().await;
 }
+
+/// The sandbox's CPU deadline and memory cap stop a looping and a
+/// memory-hogging component; each fails only its own resource, with a
+/// message naming the component and the limit, and the run goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn looping_and_memory_hogging_components_fail_only_their_resource() {
+    let server = chargify(MockOptions {
+        records: 5,
+        ..MockOptions::default()
+    })
+    .await;
+    let s = Scratch::new();
+    let overrides = s.path("overrides.json");
+    let text_overrides = serde_json::json!({"client": {"base_url": server.base_url()}}).to_string();
+    std::fs::write(&overrides, text_overrides).expect("write overrides");
+    let wasm = Path::new(extract::builtin::COMPONENTS_DIR).join("test_hostile.wasm");
+    let secrets = s.secrets(&[]);
+    let db = s.path("hostile.duckdb");
+    let mut args = run_args(&wasm, &secrets, &db);
+    args.extend([
+        "--config".into(),
+        overrides.display().to_string(),
+        "--call-timeout-ms".into(),
+        "300".into(),
+        "--memory-mib".into(),
+        "64".into(),
+    ]);
+    let started = std::time::Instant::now();
+    let out = extract(args).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("error in `spin`")
+            && all.contains("component `test_hostile`")
+            && all.contains("CPU deadline"),
+        "{all}"
+    );
+    assert!(
+        all.contains("error in `hog`")
+            && all.contains("out of memory")
+            && all.contains("--memory-mib 64"),
+        "{all}"
+    );
+    assert!(
+        all.lines()
+            .any(|l| l.starts_with("calm") && l.contains(" ok ")),
+        "the well-behaved resource completed: {all}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "the loop was stopped"
+    );
+    server.shutdown().await;
+}

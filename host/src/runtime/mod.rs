@@ -253,13 +253,13 @@ impl LoadedComponent {
         let trap = err.downcast_ref::<wasmtime::Trap>().copied();
         let what = match trap {
             Some(wasmtime::Trap::Interrupt) => format!(
-                "{doing}: it exceeded its CPU deadline of {:?} per call (limit `call_timeout`)",
+                "{doing}: it exceeded its CPU deadline of {:?} per call (limit --call-timeout-ms)",
                 self.limits.call_timeout
             ),
             Some(wasmtime::Trap::UnreachableCodeReached) => format!("{doing}: it panicked"),
             Some(t) => format!("{doing}: it trapped ({t})"),
             None if format!("{err:#}").contains("memory") => format!(
-                "{doing}: it ran out of memory (limit `memory_bytes` = {} MiB)",
+                "{doing}: it ran out of memory (limit --memory-mib {})",
                 self.limits.memory_bytes / (1024 * 1024)
             ),
             None => doing.to_string(),
