@@ -320,3 +320,104 @@ pub fn excerpt(body: &[u8]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_auth;
+    use crate::egress::EgressPolicy;
+    use crate::http::HttpSettings;
+
+    fn setup() -> (Secrets, HttpClient, Url) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut secrets = Secrets::default();
+        secrets.insert("key", "s3cr3t-value".into());
+        let http = HttpClient::new(
+            EgressPolicy::default(),
+            HttpSettings::default(),
+            secrets.redactor(),
+        )
+        .unwrap();
+        (
+            secrets,
+            http,
+            Url::parse("https://api.example.com/v1/").unwrap(),
+        )
+    }
+
+    async fn apply(auth: serde_json::Value, headers: &[(String, String)]) -> (HeaderMap, Url) {
+        let (secrets, http, base) = setup();
+        let spec = parse_auth(&auth).unwrap();
+        let a = Authenticator::new(Some(&spec), headers, &base, &secrets).unwrap();
+        let mut url = base.join("items?page=1").unwrap();
+        let map = a.headers_for(&http, &mut url).await.unwrap();
+        (map, url)
+    }
+
+    #[tokio::test]
+    async fn bearer_and_header_api_keys_are_sensitive_headers() {
+        let (map, url) = apply(
+            serde_json::json!({"type": "bearer", "token": "{{ secrets.key }}"}),
+            &[],
+        )
+        .await;
+        assert_eq!(map[AUTHORIZATION], "Bearer s3cr3t-value");
+        assert!(map[AUTHORIZATION].is_sensitive());
+        assert_eq!(url.query(), Some("page=1"));
+        let (map, _) = apply(
+            serde_json::json!({"type": "api_key", "name": "X-Api-Key", "api_key": "{{ secrets.key }}"}),
+            &[("X-Tenant".into(), "t1".into())],
+        )
+        .await;
+        assert_eq!(map["x-api-key"], "s3cr3t-value");
+        assert_eq!(map["x-tenant"], "t1");
+    }
+
+    #[tokio::test]
+    async fn query_and_cookie_api_keys_and_basic_auth() {
+        let (map, url) = apply(
+            serde_json::json!({"type": "api_key", "name": "api_key", "api_key": "{{ secrets.key }}", "location": "query"}),
+            &[],
+        )
+        .await;
+        assert!(map.is_empty());
+        assert_eq!(url.query(), Some("page=1&api_key=s3cr3t-value"));
+        let (map, _) = apply(
+            serde_json::json!({"type": "api_key", "name": "sid", "api_key": "{{ secrets.key }}", "location": "cookie"}),
+            &[],
+        )
+        .await;
+        assert_eq!(map[COOKIE], "sid=s3cr3t-value");
+        let (map, _) = apply(
+            serde_json::json!({"type": "basic", "username": "{{ secrets.key }}", "password": "x"}),
+            &[],
+        )
+        .await;
+        // base64("s3cr3t-value:x")
+        assert_eq!(map[AUTHORIZATION], "Basic czNjcjN0LXZhbHVlOng=");
+    }
+
+    #[tokio::test]
+    async fn token_endpoint_refused_by_egress_is_an_auth_error_without_secrets() {
+        let (secrets, http, base) = setup();
+        let spec = parse_auth(&serde_json::json!({
+            "type": "oauth2", "grant_type": "client_credentials", "client_id": "id",
+            "client_secret": "{{ secrets.key }}", "token_url": "https://idp.example.com/token"
+        }))
+        .unwrap();
+        let a = Authenticator::new(Some(&spec), &[], &base, &secrets).unwrap();
+        let mut url = base.clone();
+        let err = a
+            .headers_for(&http, &mut url)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("token endpoint")
+                && err.contains("idp.example.com")
+                && err.contains("not allowed"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t-value"));
+    }
+}
