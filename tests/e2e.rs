@@ -2,13 +2,14 @@
 //! component (built for wasm32-wasip2 and loaded by wasmtime) against mock
 //! vendor APIs served on 127.0.0.1, into real DuckDB files.
 
+mod common;
+use common::extract;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use mock_vendors::{Faults, MockOptions, MockServer, Vendor};
 use serde_json::Value;
-
-const EXTRACT: &str = env!("CARGO_BIN_EXE_extract");
 
 /// A scratch directory with a config, secrets and a DuckDB file.
 struct Scratch {
@@ -51,23 +52,6 @@ impl Scratch {
         std::fs::write(&path, text).expect("write secrets");
         path
     }
-}
-
-/// Run the CLI off the async runtime (the mock keeps serving meanwhile).
-async fn extract(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(EXTRACT)
-            .args(&args)
-            .env(
-                "EXTRACT_CACHE_DIR",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
-            )
-            .env("EXTRACT_LOG", "warn")
-            .output()
-            .expect("run extract")
-    })
-    .await
-    .expect("join")
 }
 
 fn text(out: &Output) -> String {
@@ -261,19 +245,14 @@ async fn secret_from_environment_overrides_file() {
     let secrets = s.secrets(&[("api_key", "wrong")]);
     let db = s.path("chargify.duckdb");
     let args = run_args(&config, &secrets, &db);
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(EXTRACT)
-            .args(&args)
-            .env(
-                "EXTRACT_CACHE_DIR",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
-            )
-            .env("EXTRACT_SECRET_API_KEY", mock_vendors::CHARGIFY_API_KEY)
-            .output()
-            .expect("run")
-    })
-    .await
-    .expect("join");
+    let out = common::extract_with_env(
+        args,
+        vec![(
+            "EXTRACT_SECRET_API_KEY".into(),
+            mock_vendors::CHARGIFY_API_KEY.into(),
+        )],
+    )
+    .await;
     assert!(out.status.success(), "{}", text(&out));
     assert_chargify_rows(&server, &db);
     server.shutdown().await;

@@ -17,6 +17,9 @@
 //! component is not built is run through the generic variant only, with a
 //! printed note.
 
+mod common;
+use common::extract;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -25,8 +28,6 @@ use std::time::{Duration, Instant};
 
 use mock_vendors::{Faults, MockOptions, MockServer, Vendor};
 use serde_json::{Value, json};
-
-const EXTRACT: &str = env!("CARGO_BIN_EXE_extract");
 
 // ---------------------------------------------------------------------------
 // The seeds: tables, primary-key columns, page sizes and parent links.
@@ -376,23 +377,6 @@ fn shipped_config(seed: &Seed) -> Value {
 fn write_json(path: &Path, value: &Value) {
     let text = serde_json::to_string_pretty(value).expect("json");
     std::fs::write(path, text).expect("write json");
-}
-
-/// Run the CLI off the async runtime (the mock keeps serving meanwhile).
-async fn extract(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(EXTRACT)
-            .args(&args)
-            .env(
-                "EXTRACT_CACHE_DIR",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
-            )
-            .env("EXTRACT_LOG", "warn")
-            .output()
-            .expect("run extract")
-    })
-    .await
-    .expect("join")
 }
 
 async fn serve(seed: &Seed, opts: MockOptions) -> MockServer {
