@@ -12,7 +12,7 @@ use crate::egress::HostRule;
 use crate::progress::{Progress, summary};
 use crate::runtime::{ComponentCache, Limits, LoadedComponent, Runtime};
 use crate::secrets::Secrets;
-use crate::storage::Loader;
+use crate::storage::{Loader, LoaderOptions};
 use crate::sync::{self, RunOptions, SourceInput};
 
 /// Run REST-API connectors as sandboxed WebAssembly components and load
@@ -36,6 +36,10 @@ enum Command {
         /// Extractions in flight at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// Commit a resource's rows, with its resume checkpoint, every N
+        /// records (and at least every 5 seconds): what a crash can lose.
+        #[arg(long, value_name = "N", default_value_t = 20_000)]
+        commit_every: usize,
     },
     /// Validate the config and dry-run one page per resource.
     Check {
@@ -123,7 +127,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             source,
             db,
             concurrency,
-        } => run(source, db, concurrency).await,
+            commit_every,
+        } => run(source, db, concurrency, commit_every).await,
         Command::Check { source } => check(source).await,
         Command::Inspect { wasm, config } => inspect(&wasm, config.as_deref()).await,
     }
@@ -210,7 +215,12 @@ fn options(args: &SourceArgs, concurrency: usize) -> Result<RunOptions> {
     })
 }
 
-async fn run(args: SourceArgs, db: Option<PathBuf>, concurrency: usize) -> Result<ExitCode> {
+async fn run(
+    args: SourceArgs,
+    db: Option<PathBuf>,
+    concurrency: usize,
+    commit_every: usize,
+) -> Result<ExitCode> {
     let rt = runtime(&args)?;
     let (input, name) = source_input(&rt, &args)?;
     let secrets = Secrets::load(args.secrets.as_deref())?;
@@ -227,7 +237,14 @@ async fn run(args: SourceArgs, db: Option<PathBuf>, concurrency: usize) -> Resul
             crate::storage::naming::snake_case(&schema)
         ))
     });
-    let loader = Loader::open(&db, &schema)?;
+    let loader = Loader::open_with(
+        &db,
+        &schema,
+        LoaderOptions {
+            commit_records: commit_every.max(1),
+            ..LoaderOptions::default()
+        },
+    )?;
     let started = std::time::Instant::now();
     let report = sync::run(source, loader, &opts, Progress::stderr()).await?;
     print!("{}", summary(&report));

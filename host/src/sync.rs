@@ -318,11 +318,16 @@ pub async fn run(
             async move { run_tree(ctx, name, None, reports).await }
         })
         .await;
-    if let Some(loader) = &ctx.loader {
-        loader.complete().await.context("recording the load")?;
-    }
     ctx.progress.finish();
     let mut reports = std::mem::take(&mut *reports.lock().unwrap_or_else(|p| p.into_inner()));
+    if let Some(loader) = &ctx.loader {
+        // A run with a failed resource stays open: the next run resumes it.
+        let success = reports.values().all(|r| r.error.is_none());
+        loader
+            .complete(success)
+            .await
+            .context("recording the load")?;
+    }
     let resources = order
         .iter()
         .map(|n| (n.clone(), reports.remove(n).unwrap_or_default()))
@@ -390,11 +395,14 @@ async fn run_resource(
     let loader = ctx.loader.as_ref().filter(|_| plan.load);
     let resume = match loader {
         Some(l) => {
+            let (table, max_nesting) = crate::storage::table_options(&ctx.source.config, &name);
             let spec = TableSpec {
                 resource: name.clone(),
-                table: name.clone(),
+                table,
                 primary_key: plan.info.primary_key.clone(),
                 disposition: disposition(plan.info.write_disposition),
+                max_nesting,
+                keep_records: collect,
             };
             match l.begin(spec).await {
                 Ok(r) => r,
@@ -407,6 +415,17 @@ async fn run_resource(
         }
         None => Resume::default(),
     };
+    // Records the interrupted run loaded (kept for the children).
+    let mut resume = resume;
+    collected = std::mem::take(&mut resume.records);
+    // Completed by the interrupted run this run resumes: nothing to do.
+    if resume.done {
+        tracing::info!("resource `{name}`: already loaded by the interrupted run being resumed");
+        report.not_loaded = true;
+        report.elapsed = started.elapsed();
+        bar.done();
+        return (report, collected);
+    }
     let result: Result<()> = match partitions {
         None => {
             if resume.checkpoint.is_some() {
@@ -432,20 +451,28 @@ async fn run_resource(
                 futures::stream::iter(parents)
                     .map(|parent| {
                         let bar = bar.clone();
-                        // Partitions share the resource's incremental state but
-                        // do not resume individually.
-                        let resume = Resume {
-                            checkpoint: None,
+                        // Each partition resumes on its own; they share the
+                        // resource's incremental state.
+                        let key = partition_key(Some(&parent));
+                        let position = resume.partitions.get(&key).cloned().unwrap_or_default();
+                        let part_resume = Resume {
+                            checkpoint: position.checkpoint,
                             state: resume.state.clone(),
+                            ..Resume::default()
                         };
+                        // A completed partition is skipped (its records, if
+                        // children need them, were kept).
                         async move {
                             let mut r = ResourceReport::default();
                             let mut c = Vec::new();
+                            if position.done {
+                                return (Ok(()), r, c);
+                            }
                             let res = extract(
                                 ctx,
                                 plan,
                                 Some(&parent),
-                                &resume,
+                                &part_resume,
                                 loader,
                                 &mut r,
                                 collect.then_some(&mut c),
@@ -690,13 +717,10 @@ async fn extract(
                     name,
                     records,
                     partition_key,
-                    if top_level {
-                        page.checkpoint.clone()
-                    } else {
-                        None
-                    },
+                    page.checkpoint.clone(),
                     // Children's states are not comparable across partitions.
                     if top_level { page.state.clone() } else { None },
+                    page.next.is_none(),
                 )
                 .await?,
             );

@@ -1,62 +1,110 @@
-//! Loading records into DuckDB: one schema per source, one table per
-//! resource, dlt's layout (`_dlt_load_id`, `_dlt_id`, `_dlt_loads`), write
-//! dispositions `append`, `replace` and `merge`, and resume checkpoints
-//! committed in the same transaction as the rows they cover.
+//! Loading records into DuckDB with dlt's layout: one schema per source, a
+//! root table per resource and child tables for nested lists (see
+//! [`normalize`]), dlt's column types, variant columns and coercions (see
+//! [`types`]), `_dlt_loads`, and the write dispositions `append`, `replace`
+//! and `merge` with dlt's semantics.
 //!
-//! All DuckDB work happens on one dedicated OS thread, off the async
-//! runtime; the sync sends it pages over a bounded channel, so memory is
-//! bounded by a fixed number of in-flight pages.
+//! Crash safety: rows are committed in batches, each in one transaction
+//! together with the resume checkpoints (per resource and per child
+//! partition) and the incremental state that cover them. A resource that
+//! completes is marked done in the same transaction as its last rows; the
+//! marks of a run are cleared only when the whole run completes. A run
+//! started after an interrupted one resumes it: same load id, completed
+//! resources and partitions skipped, the others continued after their last
+//! committed checkpoint. So a sync killed at any moment and started again
+//! ends with exactly the rows of an uninterrupted one.
+//!
+//! Records are normalized on the caller's side; all DuckDB work happens on
+//! one dedicated OS thread, off the async runtime, fed over a bounded
+//! channel, so memory is bounded by a fixed number of in-flight pages.
 
 pub mod naming;
 pub mod normalize;
+pub mod types;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use base64::Engine as _;
 use duckdb::Connection;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use naming::{literal, quote};
-use normalize::{Cell, ColumnType, FlatRow, flatten, key_column};
+use naming::{literal, normalize_path, quote};
+use normalize::{
+    C_ID, C_LOAD_ID, C_ROOT_ID, DEFAULT_MAX_NESTING, NormConfig, Normalizer, Row, key_column,
+};
+use types::{Cell, DataType};
 
 /// How records are written (dlt's write dispositions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
     /// Add rows.
     Append,
-    /// Replace the table with this run's rows, atomically at the end.
+    /// Replace the tables with this run's rows, atomically at the end.
     Replace,
-    /// Upsert on the primary key.
+    /// Upsert on the primary key; a merged record's child rows are replaced.
     Merge,
 }
 
-/// What the loader needs to know about a resource's table.
+/// What the loader needs to know about a resource's tables.
 #[derive(Debug, Clone)]
 pub struct TableSpec {
     /// The resource name (the checkpoint key).
     pub resource: String,
-    /// The table name (normalized by the loader).
+    /// The root table name (normalized by the loader).
     pub table: String,
     /// Primary key fields as the API names them (dotted for nested).
     pub primary_key: Vec<String>,
     /// The write disposition.
     pub disposition: Disposition,
+    /// dlt's `max_table_nesting` (default 1000).
+    pub max_nesting: Option<u32>,
+    /// Keep the raw records of this run (committed with the rows), so that
+    /// a resumed run can partition child resources by records loaded
+    /// before the interruption.
+    pub keep_records: bool,
 }
 
-/// Rows buffered before a flush commits them with their checkpoint.
-const FLUSH_ROWS: usize = 20_000;
+/// Loader settings.
+#[derive(Debug, Clone)]
+pub struct LoaderOptions {
+    /// Commit a resource's buffered rows once this many records are pending.
+    pub commit_records: usize,
+    /// ... or once its oldest uncommitted page is this old.
+    pub commit_interval: Duration,
+}
+
+impl Default for LoaderOptions {
+    fn default() -> Self {
+        Self {
+            commit_records: 20_000,
+            commit_interval: Duration::from_secs(5),
+        }
+    }
+}
 
 /// The schema holding staging tables.
 const STAGING_SCHEMA: &str = "_extract_staging";
-
 /// The checkpoint table, in each source's schema.
 const CHECKPOINTS: &str = "_extract_checkpoints";
-
 /// The incremental state table, in each source's schema.
 const STATE: &str = "_extract_state";
+/// Which child tables belong to which root table.
+const TABLES: &str = "_extract_tables";
+/// Raw records of resources with children, in the staging schema.
+const KEPT_RECORDS: &str = "kept_records";
+
+/// Where a resource or a partition stands after an interrupted run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Position {
+    /// The checkpoint to resume after.
+    pub checkpoint: Option<String>,
+    /// Completed in the interrupted run: nothing left to load.
+    pub done: bool,
+}
 
 /// What a resource starts from: where an interrupted run stopped, and the
 /// incremental state of the last run.
@@ -64,8 +112,14 @@ const STATE: &str = "_extract_state";
 pub struct Resume {
     /// The checkpoint to resume after, if a run was interrupted.
     pub checkpoint: Option<String>,
+    /// The resource completed in the interrupted run.
+    pub done: bool,
+    /// Positions of a child resource's partitions, by partition key.
+    pub partitions: HashMap<String, Position>,
     /// The stored incremental state.
     pub state: Option<String>,
+    /// With `keep_records`: the records the interrupted run loaded, in order.
+    pub records: Vec<Value>,
 }
 
 enum Command {
@@ -75,21 +129,22 @@ enum Command {
     },
     Page {
         resource: String,
-        records: Vec<Value>,
+        rows: Vec<Row>,
+        records: usize,
+        kept: Vec<String>,
         partition: Option<String>,
         checkpoint: Option<String>,
         state: Option<String>,
+        last: bool,
         reply: oneshot::Sender<Result<()>>,
     },
     Finish {
         resource: String,
-        reply: oneshot::Sender<Result<()>>,
-    },
-    Abort {
-        resource: String,
+        completed: bool,
         reply: oneshot::Sender<Result<()>>,
     },
     Complete {
+        success: bool,
         reply: oneshot::Sender<Result<()>>,
     },
 }
@@ -98,7 +153,14 @@ enum Command {
 #[derive(Clone)]
 pub struct Loader {
     tx: mpsc::Sender<Command>,
-    load_id: String,
+    load_id: Arc<str>,
+    normalizers: Arc<Mutex<HashMap<String, Arc<Handle>>>>,
+}
+
+/// The caller-side part of a begun resource.
+struct Handle {
+    normalizer: Mutex<Normalizer>,
+    keep_records: bool,
 }
 
 /// The depth of the page queue: at most this many pages wait for the loader.
@@ -107,16 +169,16 @@ const QUEUE_PAGES: usize = 8;
 impl Loader {
     /// Open (or create) the DuckDB file and start the loader thread.
     pub fn open(path: &Path, schema: &str) -> Result<Self> {
+        Self::open_with(path, schema, LoaderOptions::default())
+    }
+
+    /// [`Loader::open`] with explicit settings.
+    pub fn open_with(path: &Path, schema: &str, opts: LoaderOptions) -> Result<Self> {
         let conn = Connection::open(path)
             .with_context(|| format!("opening DuckDB file {}", path.display()))?;
-        let load_id = new_load_id();
-        let mut db = Db::new(
-            conn,
-            path.to_path_buf(),
-            naming::snake_case(schema),
-            load_id.clone(),
-        )?;
+        let mut db = Db::new(conn, path.to_path_buf(), normalize_path(schema), opts)?;
         db.init().context("preparing the DuckDB schema")?;
+        let load_id: Arc<str> = db.load_id.as_str().into();
         let (tx, mut rx) = mpsc::channel::<Command>(QUEUE_PAGES);
         std::thread::Builder::new()
             .name("duckdb-loader".into())
@@ -126,10 +188,15 @@ impl Loader {
                 }
             })
             .context("starting the loader thread")?;
-        Ok(Self { tx, load_id })
+        Ok(Self {
+            tx,
+            load_id,
+            normalizers: Arc::default(),
+        })
     }
 
-    /// This run's load id (dlt's format: Unix time with microseconds).
+    /// This run's load id (dlt's format: Unix time with microseconds); an
+    /// interrupted run's when this run resumes it.
     pub fn load_id(&self) -> &str {
         &self.load_id
     }
@@ -143,14 +210,35 @@ impl Loader {
         rx.await.map_err(|_| anyhow!("the DuckDB loader stopped"))?
     }
 
-    /// Prepare a resource's table; returns its stored checkpoint and state.
+    /// Prepare a resource's tables; returns where an interrupted run left it.
     pub async fn begin(&self, spec: TableSpec) -> Result<Resume> {
-        self.call(|reply| Command::Begin { spec, reply }).await
+        let config = NormConfig {
+            root_table: normalize_path(&spec.table),
+            max_nesting: spec.max_nesting.unwrap_or(DEFAULT_MAX_NESTING),
+            root_id: spec.disposition == Disposition::Merge,
+        };
+        let resource = spec.resource.clone();
+        let keep_records = spec.keep_records;
+        let resume = self.call(|reply| Command::Begin { spec, reply }).await?;
+        self.normalizers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                resource,
+                Arc::new(Handle {
+                    normalizer: Mutex::new(Normalizer::new(config)),
+                    keep_records,
+                }),
+            );
+        Ok(resume)
     }
 
-    /// Queue one page of records. The returned future resolves once the
-    /// loader has normalized (and maybe committed) them; callers may fetch
-    /// the next page meanwhile.
+    /// Normalize one page of records and queue it. The returned receiver
+    /// resolves once the loader has placed the rows (and maybe committed
+    /// them); callers may fetch the next page meanwhile. `checkpoint` is the
+    /// position after this page, of the partition if one is given; `last`
+    /// says the extraction ends with this page (a partition is then
+    /// complete; a top-level resource completes with [`Loader::finish`]).
     pub async fn page(
         &self,
         resource: &str,
@@ -158,15 +246,38 @@ impl Loader {
         partition: Option<String>,
         checkpoint: Option<String>,
         state: Option<String>,
+        last: bool,
     ) -> Result<oneshot::Receiver<Result<()>>> {
+        let handle = self
+            .normalizers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(resource)
+            .cloned()
+            .ok_or_else(|| anyhow!("resource `{resource}` was not begun (host bug)"))?;
+        let mut rows = Vec::with_capacity(records.len() * 2);
+        {
+            let mut n = handle.normalizer.lock().unwrap_or_else(|p| p.into_inner());
+            for record in &records {
+                n.normalize(record, &self.load_id, &mut rows);
+            }
+        }
+        let kept = if handle.keep_records {
+            records.iter().map(Value::to_string).collect()
+        } else {
+            Vec::new()
+        };
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Page {
                 resource: resource.to_string(),
-                records,
+                rows,
+                records: records.len(),
+                kept,
                 partition,
                 checkpoint,
                 state,
+                last,
                 reply,
             })
             .await
@@ -174,23 +285,35 @@ impl Loader {
         Ok(rx)
     }
 
-    /// Commit everything of a completed resource (swap a replaced table,
-    /// clear its checkpoints).
+    /// Commit everything of a completed resource: swap replaced tables,
+    /// mark the resource done for this run.
     pub async fn finish(&self, resource: &str) -> Result<()> {
         let resource = resource.to_string();
-        self.call(|reply| Command::Finish { resource, reply }).await
+        self.call(|reply| Command::Finish {
+            resource,
+            completed: true,
+            reply,
+        })
+        .await
     }
 
-    /// Commit what a failed resource loaded so far, keeping its checkpoint
-    /// so the next run resumes; a replace table keeps its old rows.
+    /// Commit what a failed resource loaded so far, keeping its checkpoints
+    /// so the next run resumes; replaced tables keep their old rows.
     pub async fn abort(&self, resource: &str) -> Result<()> {
         let resource = resource.to_string();
-        self.call(|reply| Command::Abort { resource, reply }).await
+        self.call(|reply| Command::Finish {
+            resource,
+            completed: false,
+            reply,
+        })
+        .await
     }
 
-    /// Record the load in `_dlt_loads`.
-    pub async fn complete(&self) -> Result<()> {
-        self.call(|reply| Command::Complete { reply }).await
+    /// End the run. On success, record the load in `_dlt_loads` and clear
+    /// the run's checkpoints; otherwise keep them, so the next run resumes.
+    pub async fn complete(&self, success: bool) -> Result<()> {
+        self.call(|reply| Command::Complete { success, reply })
+            .await
     }
 }
 
@@ -201,32 +324,141 @@ fn new_load_id() -> String {
     format!("{}.{:06}", now.as_secs(), now.subsec_micros())
 }
 
-/// A table's known columns, in physical order.
-#[derive(Default)]
-struct Columns {
-    list: Vec<(String, ColumnType)>,
-    index: HashMap<String, usize>,
+/// The table name and `max_table_nesting` of a resource in an effective
+/// rest_api config (`table_name` and `max_table_nesting` on the resource or
+/// in `resource_defaults`).
+pub fn table_options(config: &Value, resource: &str) -> (String, Option<u32>) {
+    let entry = config
+        .get("resources")
+        .and_then(Value::as_array)
+        .and_then(|list| {
+            list.iter()
+                .find(|r| r.get("name").and_then(Value::as_str) == Some(resource))
+        });
+    let defaults = config.get("resource_defaults");
+    let pick = |key: &str| {
+        entry
+            .and_then(|e| e.get(key))
+            .or_else(|| defaults.and_then(|d| d.get(key)))
+    };
+    let table = pick("table_name")
+        .and_then(Value::as_str)
+        .unwrap_or(resource)
+        .to_string();
+    let nesting = pick("max_table_nesting")
+        .and_then(Value::as_u64)
+        .map(|n| n.min(u64::from(DEFAULT_MAX_NESTING)) as u32);
+    (table, nesting)
 }
 
-impl Columns {
-    fn push(&mut self, name: String, ty: ColumnType) {
-        self.index.insert(name.clone(), self.list.len());
-        self.list.push((name, ty));
+/// One table of a resource: its columns (in physical order) and the rows
+/// waiting for the next commit.
+struct Table {
+    name: String,
+    parent: Option<String>,
+    columns: Vec<(String, DataType)>,
+    index: HashMap<String, usize>,
+    /// Columns that exist in the DuckDB table (the rest are new).
+    materialized: usize,
+    exists: bool,
+    /// The replace staging table exists (for this run or the resumed one).
+    staged: bool,
+    pending: Vec<Vec<(usize, Cell)>>,
+}
+
+impl Table {
+    fn new(name: String, parent: Option<String>) -> Self {
+        Self {
+            name,
+            parent,
+            columns: Vec::new(),
+            index: HashMap::new(),
+            materialized: 0,
+            exists: false,
+            staged: false,
+            pending: Vec::new(),
+        }
+    }
+
+    fn add_column(&mut self, name: String, ty: DataType) -> usize {
+        let i = self.columns.len();
+        self.index.insert(name.clone(), i);
+        self.columns.push((name, ty));
+        i
+    }
+
+    /// Place a row's cells into columns: coerce each value into its
+    /// column's type, or into the variant column `name__v_<type>` when dlt
+    /// would not coerce it; new columns in order of their first non-null
+    /// value. Nulls need no column.
+    fn place(&mut self, cells: Vec<(Arc<str>, Cell)>) -> Result<Vec<(usize, Cell)>> {
+        let mut out = Vec::with_capacity(cells.len());
+        for (name, cell) in cells {
+            let Some(source) = cell.source_type() else {
+                continue;
+            };
+            let slot = match self.index.get(&*name) {
+                None => {
+                    let ty = cell.inferred_type().unwrap_or(source);
+                    let c = cell.coerce(ty).unwrap_or(Cell::Null);
+                    (self.add_column(name.to_string(), ty), c)
+                }
+                Some(&i) => {
+                    let ty = self.columns[i].1;
+                    match cell.clone().coerce(ty) {
+                        Some(c) => (i, c),
+                        None => {
+                            let variant = format!("{name}__v_{}", source.name());
+                            match self.index.get(&variant) {
+                                Some(&v) => {
+                                    let vty = self.columns[v].1;
+                                    match cell.coerce(vty) {
+                                        Some(c) => (v, c),
+                                        None => bail!(
+                                            "table `{}`: a {} value of `{name}` fits neither its column ({}) nor the variant column `{variant}` ({})",
+                                            self.name,
+                                            source.name(),
+                                            ty.name(),
+                                            vty.name()
+                                        ),
+                                    }
+                                }
+                                None => {
+                                    let vty = cell.inferred_type().unwrap_or(source);
+                                    let c = cell.coerce(vty).unwrap_or(Cell::Null);
+                                    (self.add_column(variant, vty), c)
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+            out.push(slot);
+        }
+        Ok(out)
     }
 }
 
-struct TableState {
+struct ResourceState {
     spec: TableSpec,
-    table: String,
     key_columns: Vec<String>,
-    columns: Columns,
-    exists: bool,
-    pending: Vec<FlatRow>,
-    pending_checkpoints: Vec<(String, Option<String>)>,
+    /// Tables of the resource, root first, parents before children.
+    tables: Vec<Table>,
+    by_name: HashMap<String, usize>,
+    pending_records: usize,
+    oldest_pending: Option<Instant>,
+    /// Newest checkpoint per partition key ("" for a top-level resource).
+    pending_checkpoints: HashMap<String, Option<String>>,
+    pending_done: Vec<String>,
     pending_state: Option<String>,
-    /// The replace disposition's staging table exists for this run.
-    replace_staging: bool,
-    rows_loaded: u64,
+    pending_kept: Vec<String>,
+    records_loaded: u64,
+}
+
+impl ResourceState {
+    fn root(&self) -> &Table {
+        &self.tables[0]
+    }
 }
 
 struct Db {
@@ -238,19 +470,21 @@ struct Db {
     path: PathBuf,
     schema: String,
     load_id: String,
-    tables: HashMap<String, TableState>,
+    opts: LoaderOptions,
+    resources: HashMap<String, ResourceState>,
 }
 
 impl Db {
-    fn new(conn: Connection, path: PathBuf, schema: String, load_id: String) -> Result<Self> {
+    fn new(conn: Connection, path: PathBuf, schema: String, opts: LoaderOptions) -> Result<Self> {
         let catalog: String = conn.query_row("SELECT current_database()", [], |r| r.get(0))?;
         Ok(Self {
             conn,
             catalog,
             path,
             schema,
-            load_id,
-            tables: HashMap::new(),
+            load_id: String::new(),
+            opts,
+            resources: HashMap::new(),
         })
     }
 
@@ -259,18 +493,48 @@ impl Db {
         format!("{}.{}", quote(&self.catalog), quote(schema))
     }
 
+    /// `"catalog"."schema"."table"` in the source's schema.
+    fn target(&self, table: &str) -> String {
+        format!("{}.{}", self.qualified(&self.schema), quote(table))
+    }
+
+    /// The staging table of `table` for `kind` (`replace`, `merge`).
+    fn staging(&self, table: &str, kind: &str) -> String {
+        format!(
+            "{}.{}",
+            self.qualified(STAGING_SCHEMA),
+            quote(&format!("{}__{table}__{kind}", self.schema))
+        )
+    }
+
     fn init(&mut self) -> Result<()> {
         let s = self.qualified(&self.schema);
         self.conn.execute_batch(&format!(
             "CREATE SCHEMA IF NOT EXISTS {s};
              CREATE SCHEMA IF NOT EXISTS {staging};
              CREATE TABLE IF NOT EXISTS {s}.{cp} (resource VARCHAR NOT NULL, partition_key VARCHAR NOT NULL, checkpoint VARCHAR, load_id VARCHAR, updated_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (resource, partition_key));
+             ALTER TABLE {s}.{cp} ADD COLUMN IF NOT EXISTS done BOOLEAN DEFAULT false;
              CREATE TABLE IF NOT EXISTS {s}.{st} (resource VARCHAR PRIMARY KEY, state VARCHAR, load_id VARCHAR, updated_at TIMESTAMPTZ DEFAULT now());
+             CREATE TABLE IF NOT EXISTS {s}.{tables} (table_name VARCHAR PRIMARY KEY, parent_table VARCHAR, root_table VARCHAR NOT NULL);
+             CREATE TABLE IF NOT EXISTS {staging}.{kept} (schema_name VARCHAR, resource VARCHAR, seq BIGINT, record VARCHAR);
              CREATE TABLE IF NOT EXISTS {s}._dlt_loads (load_id VARCHAR NOT NULL, schema_name VARCHAR, status BIGINT NOT NULL, inserted_at TIMESTAMPTZ NOT NULL, schema_version_hash VARCHAR);",
             staging = self.qualified(STAGING_SCHEMA),
             cp = quote(CHECKPOINTS),
             st = quote(STATE),
+            tables = quote(TABLES),
+            kept = quote(KEPT_RECORDS),
         ))?;
+        // Resume the load id of an interrupted run, if there is one.
+        let pending: Option<String> = self
+            .conn
+            .query_row(
+                &format!("SELECT max(load_id) FROM {s}.{}", quote(CHECKPOINTS)),
+                [],
+                |r| r.get(0),
+            )
+            .ok()
+            .flatten();
+        self.load_id = pending.unwrap_or_else(new_load_id);
         Ok(())
     }
 
@@ -281,80 +545,154 @@ impl Db {
             }
             Command::Page {
                 resource,
+                rows,
                 records,
+                kept,
                 partition,
                 checkpoint,
                 state,
+                last,
                 reply,
             } => {
-                let _ = reply.send(self.page(&resource, records, partition, checkpoint, state));
+                let _ = reply.send(self.page(
+                    &resource,
+                    rows,
+                    records,
+                    kept,
+                    Position {
+                        checkpoint,
+                        done: last,
+                    },
+                    partition,
+                    state,
+                ));
             }
-            Command::Finish { resource, reply } => {
-                let _ = reply.send(self.finish(&resource, true));
+            Command::Finish {
+                resource,
+                completed,
+                reply,
+            } => {
+                let _ = reply.send(self.finish(&resource, completed));
             }
-            Command::Abort { resource, reply } => {
-                let _ = reply.send(self.finish(&resource, false));
-            }
-            Command::Complete { reply } => {
-                let _ = reply.send(self.complete());
+            Command::Complete { success, reply } => {
+                let _ = reply.send(self.complete(success));
             }
         }
     }
 
     fn begin(&mut self, spec: TableSpec) -> Result<Resume> {
-        let table = naming::snake_case(&spec.table);
+        let root = normalize_path(&spec.table);
         let key_columns = spec.primary_key.iter().map(|k| key_column(k)).collect();
-        let columns = self.read_columns(&self.schema.clone(), &table)?;
-        let exists = !columns.list.is_empty();
-        let checkpoint = self.stored_text(
-            &format!(
-                "SELECT checkpoint FROM {}.{} WHERE resource = ? AND partition_key = ''",
-                self.qualified(&self.schema),
-                quote(CHECKPOINTS)
-            ),
-            &spec.resource,
-        )?;
-        let stored_state = self.stored_text(
-            &format!(
-                "SELECT state FROM {}.{} WHERE resource = ?",
-                self.qualified(&self.schema),
-                quote(STATE)
-            ),
-            &spec.resource,
-        )?;
-        let mut state = TableState {
-            spec,
-            table,
-            key_columns,
-            columns,
-            exists,
-            pending: Vec::new(),
-            pending_checkpoints: Vec::new(),
-            pending_state: None,
-            replace_staging: false,
-            rows_loaded: 0,
+        let mut resume = Resume {
+            state: self.stored_text(
+                &format!(
+                    "SELECT state FROM {} WHERE resource = ?",
+                    self.target(STATE)
+                ),
+                &spec.resource,
+            )?,
+            ..Resume::default()
         };
-        if state.spec.disposition == Disposition::Replace {
-            // A resumed replace continues filling the staging table its
-            // interrupted run left; a fresh one starts it empty.
-            let staging = self.staging_name(&state.table, "replace");
-            let staged = self.read_columns(STAGING_SCHEMA, &staging)?;
-            if checkpoint.is_some() && !staged.list.is_empty() {
-                state.columns = staged;
-                state.replace_staging = true;
-            } else {
-                self.conn.execute_batch(&format!(
-                    "DROP TABLE IF EXISTS {}.{}",
-                    self.qualified(STAGING_SCHEMA),
-                    quote(&staging)
-                ))?;
+        {
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT partition_key, checkpoint, coalesce(done, false) FROM {} WHERE resource = ?",
+                self.target(CHECKPOINTS)
+            ))?;
+            let mut rows = stmt.query(duckdb::params![spec.resource])?;
+            while let Some(row) = rows.next()? {
+                let key: String = row.get(0)?;
+                let position = Position {
+                    checkpoint: row.get(1)?,
+                    done: row.get(2)?,
+                };
+                if key.is_empty() {
+                    resume.checkpoint = position.checkpoint;
+                    resume.done = position.done;
+                } else {
+                    resume.partitions.insert(key, position);
+                }
             }
         }
-        self.tables.insert(state.spec.resource.clone(), state);
-        Ok(Resume {
-            checkpoint,
-            state: stored_state,
-        })
+        // The root table and the child tables earlier runs created.
+        let mut known = vec![(root.clone(), None)];
+        {
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT table_name, parent_table FROM {} WHERE root_table = ? ORDER BY length(table_name), table_name",
+                self.target(TABLES)
+            ))?;
+            let mut rows = stmt.query(duckdb::params![root])?;
+            while let Some(row) = rows.next()? {
+                let name: String = row.get(0)?;
+                if name != root {
+                    known.push((name, row.get(1)?));
+                }
+            }
+        }
+        let interrupted =
+            resume.done || resume.checkpoint.is_some() || !resume.partitions.is_empty();
+        let kept = format!("{}.{}", self.qualified(STAGING_SCHEMA), quote(KEPT_RECORDS));
+        if spec.keep_records && interrupted {
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT record FROM {kept} WHERE schema_name = ? AND resource = ? ORDER BY seq"
+            ))?;
+            let mut rows = stmt.query(duckdb::params![self.schema, spec.resource])?;
+            while let Some(row) = rows.next()? {
+                let text: String = row.get(0)?;
+                resume
+                    .records
+                    .push(serde_json::from_str(&text).context("reading kept parent records")?);
+            }
+        } else {
+            self.conn.execute(
+                &format!("DELETE FROM {kept} WHERE schema_name = ? AND resource = ?"),
+                duckdb::params![self.schema, spec.resource],
+            )?;
+        }
+        let mut state = ResourceState {
+            key_columns,
+            tables: Vec::new(),
+            by_name: HashMap::new(),
+            pending_records: 0,
+            oldest_pending: None,
+            pending_checkpoints: HashMap::new(),
+            pending_done: Vec::new(),
+            pending_state: None,
+            pending_kept: Vec::new(),
+            records_loaded: 0,
+            spec,
+        };
+        state.records_loaded = resume.records.len() as u64;
+        for (name, parent) in known {
+            let mut table = Table::new(name, parent);
+            self.read_columns(&mut table)?;
+            if state.spec.disposition == Disposition::Replace {
+                let staging = self.staging(&table.name, "replace");
+                if interrupted
+                    && self.table_exists(
+                        STAGING_SCHEMA,
+                        &format!("{}__{}__replace", self.schema, table.name),
+                    )?
+                {
+                    // A resumed replace keeps filling its staging tables.
+                    table.staged = true;
+                } else {
+                    self.conn
+                        .execute_batch(&format!("DROP TABLE IF EXISTS {staging}"))?;
+                }
+            }
+            if state.spec.disposition == Disposition::Merge
+                && table.parent.is_some()
+                && table.exists
+                && !table.index.contains_key(C_ROOT_ID)
+            {
+                // A table loaded before the resource became `merge`.
+                table.add_column(C_ROOT_ID.into(), DataType::Text);
+            }
+            state.by_name.insert(table.name.clone(), state.tables.len());
+            state.tables.push(table);
+        }
+        self.resources.insert(state.spec.resource.clone(), state);
+        Ok(resume)
     }
 
     /// The text of the first row of `sql` (one `?`: the resource), if any.
@@ -367,115 +705,177 @@ impl Db {
         })
     }
 
-    fn read_columns(&self, schema: &str, table: &str) -> Result<Columns> {
+    fn table_exists(&self, schema: &str, table: &str) -> Result<bool> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+            duckdb::params![self.catalog, schema, table],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Load a table's columns from DuckDB (none if it does not exist).
+    fn read_columns(&self, table: &mut Table) -> Result<()> {
         let mut stmt = self.conn.prepare(
             "SELECT column_name, data_type FROM information_schema.columns \
              WHERE table_catalog = ? AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
         )?;
-        let mut rows = stmt.query(duckdb::params![self.catalog, schema, table])?;
-        let mut columns = Columns::default();
+        let mut rows = stmt.query(duckdb::params![self.catalog, self.schema, table.name])?;
+        table.columns.clear();
+        table.index.clear();
         while let Some(row) = rows.next()? {
             let name: String = row.get(0)?;
             let ty: String = row.get(1)?;
-            let ty = match ty.as_str() {
-                "BOOLEAN" => ColumnType::Bool,
-                "BIGINT" => ColumnType::BigInt,
-                "HUGEINT" => ColumnType::HugeInt,
-                "DOUBLE" => ColumnType::Double,
-                _ => ColumnType::Text,
-            };
-            columns.push(name, ty);
+            table.add_column(name, DataType::from_sql(&ty));
         }
-        Ok(columns)
+        table.materialized = table.columns.len();
+        table.exists = table.materialized > 0;
+        Ok(())
     }
 
-    fn staging_name(&self, table: &str, kind: &str) -> String {
-        format!("{}__{}__{}", self.schema, table, kind)
-    }
-
-    fn state(&mut self, resource: &str) -> Result<&mut TableState> {
-        self.tables
+    fn state(&mut self, resource: &str) -> Result<&mut ResourceState> {
+        self.resources
             .get_mut(resource)
             .ok_or_else(|| anyhow!("resource `{resource}` was not begun (host bug)"))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn page(
         &mut self,
         resource: &str,
-        records: Vec<Value>,
+        rows: Vec<Row>,
+        records: usize,
+        kept: Vec<String>,
+        position: Position,
         partition: Option<String>,
-        checkpoint: Option<String>,
         new_state: Option<String>,
     ) -> Result<()> {
+        let Position {
+            checkpoint,
+            done: last,
+        } = position;
+        let (commit_records, commit_interval) =
+            (self.opts.commit_records, self.opts.commit_interval);
         let state = self.state(resource)?;
-        let first_row = state.rows_loaded as usize + state.pending.len();
-        // A page is loaded whole or not at all: validate every row first.
-        let mut rows = Vec::with_capacity(records.len());
-        for (i, record) in records.iter().enumerate() {
-            let row = flatten(record);
-            for key in &state.key_columns {
-                let present = row
-                    .iter()
-                    .any(|(name, cell)| name == key && *cell != Cell::Null);
-                if !present {
-                    let keys: Vec<&str> = match record {
-                        Value::Object(m) => m.keys().map(String::as_str).take(20).collect(),
-                        _ => Vec::new(),
-                    };
-                    bail!(
-                        "record {} of resource `{resource}` has no value for its primary key `{}`; \
-                         the record's fields are: {}. Set `primary_key` on the resource to a field the records have",
-                        first_row + i + 1,
-                        state.spec.primary_key.join(", "),
-                        if keys.is_empty() {
-                            "(not an object)".to_string()
-                        } else {
-                            keys.join(", ")
-                        }
-                    );
+        // A page is placed whole or not at all: check primary keys first.
+        if !state.key_columns.is_empty() {
+            let root = state.root().name.clone();
+            let mut record_no = state.records_loaded as usize + state.pending_records;
+            for row in rows.iter().filter(|r| *r.table == *root) {
+                record_no += 1;
+                for key in &state.key_columns {
+                    let present = row
+                        .cells
+                        .iter()
+                        .any(|(name, cell)| **name == **key && *cell != Cell::Null);
+                    if !present {
+                        let fields: Vec<&str> = row
+                            .cells
+                            .iter()
+                            .map(|(n, _)| &**n)
+                            .filter(|n| !n.starts_with("_dlt_"))
+                            .take(20)
+                            .collect();
+                        bail!(
+                            "record {record_no} of resource `{resource}` has no value for its primary key `{}` (column `{key}`); \
+                             the record's columns are: {}. Set `primary_key` on the resource to a field the records have",
+                            state.spec.primary_key.join(", "),
+                            fields.join(", ")
+                        );
+                    }
                 }
             }
-            rows.push(row);
         }
-        state.pending.extend(rows);
-        // Partitions of child resources do not resume individually yet:
-        // only a top-level resource's position is recorded (NULL meaning
-        // "restart from the first page").
-        if partition.is_none() {
-            state.pending_checkpoints.push((String::new(), checkpoint));
+        for row in rows {
+            let idx = match state.by_name.get(&*row.table) {
+                Some(&i) => i,
+                None => {
+                    let table = Table::new(
+                        row.table.to_string(),
+                        row.parent.as_deref().map(String::from),
+                    );
+                    let i = state.tables.len();
+                    state.by_name.insert(table.name.clone(), i);
+                    state.tables.push(table);
+                    i
+                }
+            };
+            let table = &mut state.tables[idx];
+            let placed = table
+                .place(row.cells)
+                .with_context(|| format!("resource `{resource}`"))?;
+            table.pending.push(placed);
+        }
+        state.pending_records += records;
+        state.pending_kept.extend(kept);
+        state.oldest_pending.get_or_insert_with(Instant::now);
+        let top_level = partition.is_none();
+        let key = partition.unwrap_or_default();
+        if last && !top_level {
+            // The partition is complete: committed with its last rows.
+            state.pending_checkpoints.remove(&key);
+            state.pending_done.push(key);
+        } else {
+            state.pending_checkpoints.insert(key, checkpoint);
         }
         if new_state.is_some() {
             state.pending_state = new_state;
         }
-        if state.pending.len() >= FLUSH_ROWS {
+        // A top-level resource's last rows commit with its completion.
+        let due = !(last && top_level)
+            && (state.pending_records >= commit_records
+                || state
+                    .oldest_pending
+                    .is_some_and(|t| t.elapsed() >= commit_interval));
+        if due {
             self.flush(resource)?;
         }
         Ok(())
     }
 
-    /// Commit pending rows and checkpoints in one transaction.
+    /// Commit pending rows, checkpoints and state in one transaction.
     fn flush(&mut self, resource: &str) -> Result<()> {
+        let mut state = self
+            .resources
+            .remove(resource)
+            .ok_or_else(|| anyhow!("unknown resource `{resource}`"))?;
         self.conn.execute_batch("BEGIN TRANSACTION")?;
-        match self.flush_inner(resource) {
+        let result = self.flush_inner(&mut state);
+        let result = match result {
+            Ok(()) => self
+                .conn
+                .execute_batch("COMMIT")
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(()) => {
-                self.conn.execute_batch("COMMIT")?;
-                let state = self.state(resource)?;
-                state.rows_loaded += state.pending.len() as u64;
-                state.pending.clear();
+                state.records_loaded += state.pending_records as u64;
+                state.pending_records = 0;
+                state.oldest_pending = None;
                 state.pending_checkpoints.clear();
+                state.pending_done.clear();
                 state.pending_state = None;
+                state.pending_kept.clear();
+                for t in &mut state.tables {
+                    t.pending.clear();
+                    if !t.columns.is_empty() {
+                        t.exists = true;
+                    }
+                    t.materialized = t.columns.len();
+                }
+                self.resources.insert(resource.to_string(), state);
                 Ok(())
             }
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
-                // The table may or may not have been created: re-read.
-                let schema = self.schema.clone();
-                let state = self.state(resource)?;
-                let table = state.table.clone();
-                let columns = self.read_columns(&schema, &table)?;
-                let state = self.state(resource)?;
-                state.exists = !columns.list.is_empty();
-                state.columns = columns;
+                state.pending_kept.clear();
+                // What exists is what it was before: re-read the schema.
+                for t in &mut state.tables {
+                    t.pending.clear();
+                    let _ = self.read_columns(t);
+                }
+                self.resources.insert(resource.to_string(), state);
                 Err(e.context(format!(
                     "loading resource `{resource}` into {}",
                     self.path.display()
@@ -484,141 +884,220 @@ impl Db {
         }
     }
 
-    fn flush_inner(&mut self, resource: &str) -> Result<()> {
-        let schema = self.schema.clone();
-        let load_id = self.load_id.clone();
-        let mut state = self
-            .tables
-            .remove(resource)
-            .ok_or_else(|| anyhow!("unknown resource `{resource}`"))?;
-        let result = (|| -> Result<()> {
-            if !state.pending.is_empty() {
-                let plan = plan_columns(&mut state);
-                let target = quote(&state.table);
-                let s = self.qualified(&schema);
-                if !state.exists {
-                    let cols: Vec<String> = state
-                        .columns
-                        .list
-                        .iter()
-                        .map(|(n, t)| format!("{} {}", quote(n), t.sql()))
-                        .collect();
-                    self.conn.execute_batch(&format!(
-                        "CREATE TABLE IF NOT EXISTS {s}.{target} ({})",
-                        cols.join(", ")
-                    ))?;
-                    state.exists = true;
-                } else {
-                    for (name, ty) in &plan.added {
-                        self.conn.execute_batch(&format!(
-                            "ALTER TABLE {s}.{target} ADD COLUMN {} {}",
+    fn flush_inner(&mut self, state: &mut ResourceState) -> Result<()> {
+        let root = state.root().name.clone();
+        let disposition = state.spec.disposition;
+        // Tables and columns first, for every table with columns.
+        for t in &state.tables {
+            if t.columns.is_empty() {
+                continue;
+            }
+            let target = self.target(&t.name);
+            if !t.exists {
+                let cols: Vec<String> = t
+                    .columns
+                    .iter()
+                    .map(|(n, ty)| format!("{} {}", quote(n), ty.sql()))
+                    .collect();
+                self.conn.execute_batch(&format!(
+                    "CREATE TABLE IF NOT EXISTS {target} ({})",
+                    cols.join(", ")
+                ))?;
+                self.conn.execute(
+                    &format!(
+                        "INSERT INTO {} (table_name, parent_table, root_table) SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM {} WHERE table_name = ?)",
+                        self.target(TABLES),
+                        self.target(TABLES)
+                    ),
+                    duckdb::params![t.name, t.parent, root, t.name],
+                )?;
+            } else {
+                for (name, ty) in &t.columns[t.materialized..] {
+                    let add = |table: &str| {
+                        format!(
+                            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {} {}",
                             quote(name),
                             ty.sql()
-                        ))?;
-                        if state.replace_staging {
-                            let staging = quote(&self.staging_name(&state.table, "replace"));
-                            self.conn.execute_batch(&format!(
-                                "ALTER TABLE {}.{staging} ADD COLUMN {} {}",
-                                self.qualified(STAGING_SCHEMA),
-                                quote(name),
-                                ty.sql()
-                            ))?;
-                        }
-                    }
-                }
-                let col_list: Vec<String> =
-                    state.columns.list.iter().map(|(n, _)| quote(n)).collect();
-                let col_list = col_list.join(", ");
-                let st = self.qualified(STAGING_SCHEMA);
-                match state.spec.disposition {
-                    Disposition::Append => {
-                        self.append_rows(&schema, &state.table, &state, &plan, &load_id)?;
-                    }
-                    Disposition::Merge if !state.key_columns.is_empty() => {
-                        let staging = self.staging_name(&state.table, "merge");
-                        self.conn.execute_batch(&format!(
-                            "CREATE OR REPLACE TABLE {st}.{stq} AS SELECT * FROM {s}.{target} WHERE false",
-                            stq = quote(&staging)
-                        ))?;
-                        self.append_rows(STAGING_SCHEMA, &staging, &state, &plan, &load_id)?;
-                        let keys: Vec<String> =
-                            state.key_columns.iter().map(|k| quote(k)).collect();
-                        let keys = keys.join(", ");
-                        let key_match: Vec<String> = state
-                            .key_columns
-                            .iter()
-                            .map(|k| format!("t.{q} = s.{q}", q = quote(k)))
-                            .collect();
-                        self.conn.execute_batch(&format!(
-                            "DELETE FROM {s}.{target} AS t WHERE EXISTS (SELECT 1 FROM {st}.{stq} AS s WHERE {m});
-                             INSERT INTO {s}.{target} ({col_list}) SELECT {col_list} FROM {st}.{stq}
-                                 QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY rowid DESC) = 1;
-                             DROP TABLE {st}.{stq};",
-                            stq = quote(&staging),
-                            m = key_match.join(" AND ")
-                        ))?;
-                    }
-                    // Merge without a primary key appends, as in dlt.
-                    Disposition::Merge => {
-                        self.append_rows(&schema, &state.table, &state, &plan, &load_id)?;
-                    }
-                    Disposition::Replace => {
-                        let staging = self.staging_name(&state.table, "replace");
-                        if !state.replace_staging {
-                            self.conn.execute_batch(&format!(
-                                "CREATE OR REPLACE TABLE {st}.{stq} AS SELECT * FROM {s}.{target} WHERE false",
-                                stq = quote(&staging)
-                            ))?;
-                            state.replace_staging = true;
-                        }
-                        self.append_rows(STAGING_SCHEMA, &staging, &state, &plan, &load_id)?;
+                        )
+                    };
+                    self.conn.execute_batch(&add(&target))?;
+                    if t.staged {
+                        self.conn
+                            .execute_batch(&add(&self.staging(&t.name, "replace")))?;
                     }
                 }
             }
-            // Only the newest position matters: it covers every row before it.
-            if let Some((partition, checkpoint)) = state.pending_checkpoints.last() {
-                self.save_checkpoint(
-                    &schema,
-                    &state.spec.resource,
-                    partition,
-                    checkpoint.as_deref(),
-                    &load_id,
-                )?;
+        }
+        match disposition {
+            Disposition::Append => {
+                for t in &state.tables {
+                    self.append(&self.target(&t.name), t)?;
+                }
             }
-            if let Some(new_state) = &state.pending_state {
-                let table = format!("{}.{}", self.qualified(&schema), quote(STATE));
-                self.conn
-                    .execute(
-                        &format!("DELETE FROM {table} WHERE resource = ?"),
-                        duckdb::params![state.spec.resource],
-                    )
-                    .context("saving the incremental state")?;
-                self.conn
-                    .execute(
-                        &format!("INSERT INTO {table} (resource, state, load_id, updated_at) VALUES (?, ?, ?, now())"),
-                        duckdb::params![state.spec.resource, new_state, load_id],
-                    )
-                    .context("saving the incremental state")?;
+            Disposition::Merge if state.key_columns.is_empty() => {
+                // Merge without a primary key appends, as in dlt.
+                for t in &state.tables {
+                    self.append(&self.target(&t.name), t)?;
+                }
             }
-            Ok(())
-        })();
-        self.tables.insert(resource.to_string(), state);
-        result
+            Disposition::Merge => self.merge(state)?,
+            Disposition::Replace => {
+                for t in &mut state.tables {
+                    if t.pending.is_empty() {
+                        continue;
+                    }
+                    let staging = self.staging(&t.name, "replace");
+                    if !t.staged {
+                        self.conn.execute_batch(&format!(
+                            "CREATE OR REPLACE TABLE {staging} AS SELECT * FROM {} WHERE false",
+                            self.target(&t.name)
+                        ))?;
+                        t.staged = true;
+                    }
+                    self.append(&staging, t)?;
+                }
+            }
+        }
+        if !state.pending_kept.is_empty() {
+            let mut appender = self
+                .conn
+                .appender_to_catalog_and_db(KEPT_RECORDS, &self.catalog, STAGING_SCHEMA)
+                .context("keeping parent records")?;
+            let start = state.records_loaded as i64;
+            for (i, record) in state.pending_kept.iter().enumerate() {
+                appender.append_row(duckdb::params![
+                    self.schema,
+                    state.spec.resource,
+                    start + i as i64,
+                    record
+                ])?;
+            }
+            appender.flush().context("keeping parent records")?;
+        }
+        for (partition, checkpoint) in &state.pending_checkpoints {
+            self.save_position(
+                &state.spec.resource,
+                partition,
+                checkpoint.as_deref(),
+                false,
+            )?;
+        }
+        for partition in &state.pending_done {
+            self.save_position(&state.spec.resource, partition, None, true)?;
+        }
+        if let Some(new_state) = &state.pending_state {
+            let table = self.target(STATE);
+            self.conn
+                .execute(
+                    &format!("DELETE FROM {table} WHERE resource = ?"),
+                    duckdb::params![state.spec.resource],
+                )
+                .context("saving the incremental state")?;
+            self.conn
+                .execute(
+                    &format!("INSERT INTO {table} (resource, state, load_id, updated_at) VALUES (?, ?, ?, now())"),
+                    duckdb::params![state.spec.resource, new_state, self.load_id],
+                )
+                .context("saving the incremental state")?;
+        }
+        Ok(())
+    }
+
+    /// dlt's `merge` (delete-insert) for one batch: within a load the first
+    /// record of a key wins (also across batches and resumed runs); a key
+    /// from an earlier load is replaced, its child rows with it.
+    fn merge(&mut self, state: &ResourceState) -> Result<()> {
+        let root = state.root();
+        if root.pending.is_empty() {
+            // A record's rows are normalized together: no root rows, no
+            // child rows either.
+            return Ok(());
+        }
+        let target = self.target(&root.name);
+        let stage = self.staging(&root.name, "merge");
+        let keep = self.staging(&root.name, "merge_keep");
+        let key_match = |a: &str, b: &str| -> String {
+            state
+                .key_columns
+                .iter()
+                .map(|k| format!("{a}.{q} = {b}.{q}", q = quote(k)))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        let keys: Vec<String> = state
+            .key_columns
+            .iter()
+            .map(|k| format!("s.{}", quote(k)))
+            .collect();
+        // Stage every table's batch.
+        let mut staged = Vec::new();
+        for t in &state.tables {
+            if t.pending.is_empty() {
+                continue;
+            }
+            let st = self.staging(&t.name, "merge");
+            self.conn.execute_batch(&format!(
+                "CREATE OR REPLACE TABLE {st} AS SELECT * FROM {} WHERE false",
+                self.target(&t.name)
+            ))?;
+            self.append(&st, t)?;
+            staged.push((t, st));
+        }
+        let id = quote(C_ID);
+        let root_id = quote(C_ROOT_ID);
+        let load = literal(&self.load_id);
+        let mut sql = format!(
+            "CREATE OR REPLACE TABLE {keep} AS
+               SELECT s.{id} FROM {stage} AS s
+               WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {m} AND t.{load_col} = {load})
+               QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY s.rowid) = 1;",
+            m = key_match("t", "s"),
+            load_col = quote(C_LOAD_ID),
+            keys = keys.join(", "),
+        );
+        let replaced = format!(
+            "SELECT t.{id} FROM {target} AS t WHERE EXISTS (SELECT 1 FROM {stage} AS s WHERE {m} AND s.{id} IN (SELECT {id} FROM {keep}))",
+            m = key_match("t", "s"),
+        );
+        for t in state.tables.iter().skip(1) {
+            if t.exists && t.index.contains_key(C_ROOT_ID) {
+                sql.push_str(&format!(
+                    "DELETE FROM {} WHERE {root_id} IN ({replaced});",
+                    self.target(&t.name)
+                ));
+            }
+        }
+        sql.push_str(&format!("DELETE FROM {target} WHERE {id} IN ({replaced});"));
+        for (t, st) in &staged {
+            let cols: Vec<String> = t.columns.iter().map(|(n, _)| quote(n)).collect();
+            let cols = cols.join(", ");
+            let filter = if t.parent.is_none() {
+                format!("{id} IN (SELECT {id} FROM {keep})")
+            } else {
+                format!("{root_id} IN (SELECT {id} FROM {keep})")
+            };
+            sql.push_str(&format!(
+                "INSERT INTO {} ({cols}) SELECT {cols} FROM {st} WHERE {filter}; DROP TABLE {st};",
+                self.target(&t.name)
+            ));
+        }
+        sql.push_str(&format!("DROP TABLE {keep};"));
+        self.conn.execute_batch(&sql)?;
+        Ok(())
     }
 
     /// Upsert by delete-then-insert: the bundled DuckDB's `INSERT OR
     /// REPLACE` fails to bind catalog-qualified names when the schema is
     /// named like the file, and both statements run inside the flush's
     /// transaction anyway.
-    fn save_checkpoint(
+    fn save_position(
         &self,
-        schema: &str,
         resource: &str,
         partition: &str,
         checkpoint: Option<&str>,
-        load_id: &str,
+        done: bool,
     ) -> Result<()> {
-        let table = format!("{}.{}", self.qualified(schema), quote(CHECKPOINTS));
+        let table = self.target(CHECKPOINTS);
         self.conn
             .execute(
                 &format!("DELETE FROM {table} WHERE resource = ? AND partition_key = ?"),
@@ -627,83 +1106,79 @@ impl Db {
             .context("saving the checkpoint")?;
         self.conn
             .execute(
-                &format!("INSERT INTO {table} (resource, partition_key, checkpoint, load_id, updated_at) VALUES (?, ?, ?, ?, now())"),
-                duckdb::params![resource, partition, checkpoint, load_id],
+                &format!("INSERT INTO {table} (resource, partition_key, checkpoint, load_id, updated_at, done) VALUES (?, ?, ?, ?, now(), ?)"),
+                duckdb::params![resource, partition, checkpoint, self.load_id, done],
             )
             .context("saving the checkpoint")?;
         Ok(())
     }
 
-    fn append_rows(
-        &self,
-        schema: &str,
-        table: &str,
-        state: &TableState,
-        plan: &ColumnPlan,
-        load_id: &str,
-    ) -> Result<()> {
+    /// Append a table's pending rows to `dest` (a target or staging table
+    /// with the table's columns) through DuckDB's appender.
+    fn append(&self, dest: &str, table: &Table) -> Result<()> {
+        if table.pending.is_empty() {
+            return Ok(());
+        }
+        let (schema, name) = split_qualified(dest);
         let mut appender = self
             .conn
-            .appender_to_catalog_and_db(table, &self.catalog, schema)
-            .context("creating appender")?;
-        let width = state.columns.list.len();
-        let load_id_col = state.columns.index["_dlt_load_id"];
-        let id_col = state.columns.index["_dlt_id"];
+            .appender_to_catalog_and_db(&name, &self.catalog, &schema)
+            .with_context(|| format!("appending to {dest}"))?;
+        let width = table.columns.len();
         let mut values: Vec<duckdb::types::Value> = Vec::with_capacity(width);
-        for (row, placements) in state.pending.iter().zip(&plan.placements) {
+        for row in &table.pending {
             values.clear();
             values.resize(width, duckdb::types::Value::Null);
-            for ((_, cell), &col) in row.iter().zip(placements) {
-                if let Some(col) = col {
-                    values[col] = to_duckdb(cell, state.columns.list[col].1);
-                }
+            for (col, cell) in row {
+                values[*col] = to_duckdb(cell);
             }
-            values[load_id_col] = duckdb::types::Value::Text(load_id.to_string());
-            values[id_col] = duckdb::types::Value::Text(new_row_id());
             appender
                 .append_row(duckdb::appender_params_from_iter(values.iter()))
-                .context("append")?;
+                .with_context(|| format!("appending to {dest}"))?;
         }
-        appender.flush().context("flush")?;
+        appender
+            .flush()
+            .with_context(|| format!("appending to {dest}"))?;
         Ok(())
     }
 
     fn finish(&mut self, resource: &str, completed: bool) -> Result<()> {
-        if !self.tables.contains_key(resource) {
+        if !self.resources.contains_key(resource) {
             return Ok(());
         }
         self.flush(resource)?;
-        let schema = self.schema.clone();
         let state = self
-            .tables
+            .resources
             .remove(resource)
             .ok_or_else(|| anyhow!("unknown resource `{resource}`"))?;
         if !completed {
             return Ok(());
         }
-        let s = self.qualified(&schema);
-        let target = quote(&state.table);
         let mut sql = String::from("BEGIN TRANSACTION;");
         if state.spec.disposition == Disposition::Replace {
-            let staging = quote(&self.staging_name(&state.table, "replace"));
-            let st = self.qualified(STAGING_SCHEMA);
-            if state.replace_staging {
-                let cols: Vec<String> = state.columns.list.iter().map(|(n, _)| quote(n)).collect();
-                let cols = cols.join(", ");
-                sql.push_str(&format!(
-                    "DELETE FROM {s}.{target}; INSERT INTO {s}.{target} ({cols}) SELECT {cols} FROM {st}.{staging}; DROP TABLE {st}.{staging};"
-                ));
-            } else if state.exists {
-                // The run completed with no rows: the table is replaced by nothing.
-                sql.push_str(&format!("DELETE FROM {s}.{target};"));
+            for t in &state.tables {
+                let target = self.target(&t.name);
+                if t.staged {
+                    let cols: Vec<String> = t.columns.iter().map(|(n, _)| quote(n)).collect();
+                    let cols = cols.join(", ");
+                    let staging = self.staging(&t.name, "replace");
+                    sql.push_str(&format!(
+                        "DELETE FROM {target}; INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging}; DROP TABLE {staging};"
+                    ));
+                } else if t.exists {
+                    // No rows for this table in this run: replaced by nothing.
+                    sql.push_str(&format!("DELETE FROM {target};"));
+                }
             }
         }
+        let cp = self.target(CHECKPOINTS);
+        let r = literal(&state.spec.resource);
         sql.push_str(&format!(
-            "DELETE FROM {s}.{} WHERE resource = {};",
-            quote(CHECKPOINTS),
-            literal(&state.spec.resource)
+            "DELETE FROM {cp} WHERE resource = {r};
+             INSERT INTO {cp} (resource, partition_key, checkpoint, load_id, updated_at, done) VALUES ({r}, '', NULL, {}, now(), true);
+             COMMIT;",
+            literal(&self.load_id)
         ));
-        sql.push_str("COMMIT;");
         if let Err(e) = self.conn.execute_batch(&sql) {
             let _ = self.conn.execute_batch("ROLLBACK");
             return Err(anyhow!(e).context(format!("finishing resource `{resource}`")));
@@ -711,85 +1186,64 @@ impl Db {
         Ok(())
     }
 
-    fn complete(&mut self) -> Result<()> {
-        let sql = format!(
-            "INSERT INTO {}._dlt_loads (load_id, schema_name, status, inserted_at) VALUES (?, ?, 0, now())",
-            self.qualified(&self.schema)
-        );
-        self.conn
-            .execute(&sql, duckdb::params![self.load_id, self.schema])?;
+    fn complete(&mut self, success: bool) -> Result<()> {
+        if success {
+            let sql = format!(
+                "BEGIN TRANSACTION;
+                 INSERT INTO {loads} (load_id, schema_name, status, inserted_at) VALUES ({id}, {schema}, 0, now());
+                 DELETE FROM {cp};
+                 DELETE FROM {kept} WHERE schema_name = {schema};
+                 COMMIT;",
+                loads = self.target("_dlt_loads"),
+                id = literal(&self.load_id),
+                schema = literal(&self.schema),
+                cp = self.target(CHECKPOINTS),
+                kept = format_args!("{}.{}", self.qualified(STAGING_SCHEMA), quote(KEPT_RECORDS)),
+            );
+            if let Err(e) = self.conn.execute_batch(&sql) {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(anyhow!(e).context("recording the load"));
+            }
+        }
         self.conn.execute_batch("CHECKPOINT")?;
         Ok(())
     }
 }
 
-/// Where each cell of each pending row goes, and which columns are new.
-struct ColumnPlan {
-    placements: Vec<Vec<Option<usize>>>,
-    added: Vec<(String, ColumnType)>,
-}
-
-/// Assign every pending cell a column, creating columns (and dlt-style
-/// variant columns `name__v_<type>` on a type conflict) as needed. No value
-/// is dropped or coerced to null.
-fn plan_columns(state: &mut TableState) -> ColumnPlan {
-    let before = state.columns.list.len();
-    let mut placements = Vec::with_capacity(state.pending.len());
-    for row in &state.pending {
-        let mut p = Vec::with_capacity(row.len());
-        for (name, cell) in row {
-            let Some(ty) = cell.column_type() else {
-                p.push(state.columns.index.get(name).copied());
-                continue;
-            };
-            let col = match state.columns.index.get(name) {
-                Some(&i) if state.columns.list[i].1.accepts(cell) => i,
-                Some(_) => {
-                    let variant = format!("{name}__v_{}", ty.variant_suffix());
-                    match state.columns.index.get(&variant) {
-                        Some(&i) => i,
-                        None => {
-                            state.columns.push(variant, ty);
-                            state.columns.list.len() - 1
-                        }
-                    }
-                }
-                None => {
-                    state.columns.push(name.clone(), ty);
-                    state.columns.list.len() - 1
-                }
-            };
-            p.push(Some(col));
-        }
-        placements.push(p);
-    }
-    for meta in ["_dlt_load_id", "_dlt_id"] {
-        if !state.columns.index.contains_key(meta) {
-            state.columns.push(meta.to_string(), ColumnType::Text);
+/// Split `"catalog"."schema"."table"` into schema and table.
+fn split_qualified(q: &str) -> (String, String) {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut chars = q.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(std::mem::take(&mut cur)),
+            other => cur.push(other),
         }
     }
-    let added = state.columns.list[before..].to_vec();
-    ColumnPlan { placements, added }
+    parts.push(cur);
+    let table = parts.pop().unwrap_or_default();
+    let schema = parts.pop().unwrap_or_default();
+    (schema, table)
 }
 
-fn to_duckdb(cell: &Cell, column: ColumnType) -> duckdb::types::Value {
-    use duckdb::types::Value as V;
-    match (cell, column) {
-        (Cell::Null, _) => V::Null,
-        (Cell::Bool(b), _) => V::Boolean(*b),
-        (Cell::BigInt(i), ColumnType::Double) => V::Double(*i as f64),
-        (Cell::BigInt(i), ColumnType::HugeInt) => V::HugeInt(i128::from(*i)),
-        (Cell::BigInt(i), _) => V::BigInt(*i),
-        (Cell::HugeInt(i), _) => V::HugeInt(*i),
-        (Cell::Double(d), _) => V::Double(*d),
-        (Cell::Text(s), _) | (Cell::Json(s), _) => V::Text(s.clone()),
+fn to_duckdb(cell: &Cell) -> duckdb::types::Value {
+    use duckdb::types::{TimeUnit, Value as V};
+    match cell {
+        Cell::Null => V::Null,
+        Cell::Bool(b) => V::Boolean(*b),
+        Cell::BigInt(i) => V::BigInt(*i),
+        Cell::Wei(i) => V::HugeInt(*i),
+        Cell::Double(d) => V::Double(*d),
+        Cell::Timestamp(us) => V::Timestamp(TimeUnit::Microsecond, *us),
+        Cell::Text(s) | Cell::Json(s) => V::Text(s.clone()),
     }
-}
-
-/// dlt's `_dlt_id`: 14 characters of random base64.
-fn new_row_id() -> String {
-    let bytes: [u8; 10] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]

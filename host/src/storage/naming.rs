@@ -1,79 +1,94 @@
-//! Identifier naming: dlt's `snake_case` convention for table and column
-//! names, and SQL quoting that no name can break out of.
+//! Identifier naming: dlt's `snake_case` naming convention for table and
+//! column names (so the same records get the same names as with dlt), and
+//! SQL quoting that no name can break out of.
 
-/// The separator between a parent and a nested field name (dlt's).
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// The separator between a parent and a nested name (dlt's).
 pub const PATH_SEPARATOR: &str = "__";
 
-/// Normalize an identifier the way dlt's `snake_case` naming convention
-/// does: camelCase split with `_`, lower case, every run of characters
-/// outside `[a-z0-9_]` replaced by `_`, a leading digit prefixed with `_`,
-/// runs of underscores longer than the path separator collapsed, trailing
-/// underscores replaced by `x`, and an empty result named `_`.
-pub fn snake_case(name: &str) -> String {
+/// What an empty (or all-blank) key becomes (dlt's `_empty`).
+pub const EMPTY_KEY: &str = "_empty";
+
+static NON_ALPHANUMERIC: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[^a-zA-Z\d_]+").expect("valid regex"));
+static BREAK_1: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"([^_])([A-Z][a-z]+)").expect("valid regex"));
+static BREAK_2: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"([a-z0-9])([A-Z])").expect("valid regex"));
+static LEADING_DIGITS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\d+").expect("valid regex"));
+static UNDERSCORES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"__+").expect("valid regex"));
+
+/// Normalize one identifier exactly as dlt's `snake_case` convention does
+/// (`NamingConvention.normalize_identifier`):
+/// - surrounding whitespace is trimmed;
+/// - `+` and `*` become `x`, `-` becomes `_`, `@` becomes `a`, `|` becomes `l`;
+/// - every run of characters outside ASCII letters, (Unicode) digits and
+///   `_` becomes one `_`;
+/// - camelCase is split with `_` and the result lower-cased;
+/// - a leading digit gets a `_` prefix;
+/// - each trailing `_` becomes `x`;
+/// - runs of `_` collapse into one (so `__` stays the path separator).
+///
+/// An empty result (a blank name) becomes [`EMPTY_KEY`].
+pub fn normalize_identifier(name: &str) -> String {
     let name = name.trim();
-    // Split camelCase: "fooBar" -> "foo_Bar", "HTTPServer" -> "HTTP_Server".
-    let chars: Vec<char> = name.chars().collect();
-    let mut split = String::with_capacity(name.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            let prev = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
-                split.push('_');
-            }
-        }
-        split.push(c);
+    if name.is_empty() {
+        return EMPTY_KEY.to_string();
     }
-    let lower = split.to_lowercase();
-    let mut out = String::with_capacity(lower.len());
-    let mut in_junk = false;
-    for c in lower.chars() {
-        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
-            out.push(c);
-            in_junk = false;
-        } else {
-            // dlt keeps `+` and `*` meaning as words; everything else is `_`.
-            let replacement = match c {
-                '+' => Some("plus"),
-                '*' => Some("star"),
-                _ => None,
-            };
-            if let Some(r) = replacement {
-                out.push_str(r);
-                in_junk = false;
-            } else if !in_junk {
-                out.push('_');
-                in_junk = true;
-            }
-        }
+    let reduced: String = name
+        .chars()
+        .map(|c| match c {
+            '+' | '*' => 'x',
+            '-' => '_',
+            '@' => 'a',
+            '|' => 'l',
+            other => other,
+        })
+        .collect();
+    let ident = NON_ALPHANUMERIC.replace_all(&reduced, "_");
+    let ident = BREAK_1.replace_all(&ident, "${1}_${2}");
+    let mut ident = BREAK_2.replace_all(&ident, "${1}_${2}").to_lowercase();
+    if LEADING_DIGITS.is_match(&ident) {
+        ident.insert(0, '_');
     }
-    // Collapse underscore runs longer than the separator.
-    let mut collapsed = String::with_capacity(out.len());
-    let mut run = 0;
-    for c in out.chars() {
-        if c == '_' {
-            run += 1;
-            if run <= PATH_SEPARATOR.len() {
-                collapsed.push(c);
-            }
-        } else {
-            run = 0;
-            collapsed.push(c);
-        }
+    let stripped = ident.trim_end_matches('_');
+    let trailing = ident.len() - stripped.len();
+    let ident = format!("{stripped}{}", "x".repeat(trailing));
+    UNDERSCORES.replace_all(&ident, "_").into_owned()
+}
+
+/// Normalize a name that may be a path (dlt's `normalize_path`): split on
+/// `__`, normalize each part, join with `__`. This is how dlt names columns
+/// from keys and tables from resource names, so a key `a__b` stays `a__b`.
+pub fn normalize_path(name: &str) -> String {
+    let parts: Vec<String> = name
+        .split(PATH_SEPARATOR)
+        .filter(|p| !p.trim().is_empty())
+        .map(normalize_identifier)
+        .collect();
+    if parts.is_empty() {
+        return EMPTY_KEY.to_string();
     }
-    let mut result = collapsed;
-    if result.starts_with(|c: char| c.is_ascii_digit()) {
-        result.insert(0, '_');
+    parts.join(PATH_SEPARATOR)
+}
+
+/// Normalize a key of a record: blank keys become [`EMPTY_KEY`] (dlt's
+/// `_flatten`), others are normalized as a path.
+pub fn normalize_key(key: &str) -> String {
+    if key.trim().is_empty() {
+        EMPTY_KEY.to_string()
+    } else {
+        normalize_path(key)
     }
-    if result.ends_with('_') && result.len() > 1 && result.chars().any(|c| c != '_') {
-        let trimmed = result.trim_end_matches('_');
-        let n = result.len() - trimmed.len();
-        result = format!("{trimmed}{}", "x".repeat(n));
-    }
-    if result.is_empty() {
-        result.push('_');
-    }
-    result
+}
+
+/// Kept for callers that name schemas and tables: dlt's normalization.
+pub fn snake_case(name: &str) -> String {
+    normalize_path(name)
 }
 
 /// Quote an identifier for DuckDB: wrapped in `"`, inner `"` doubled. Any
@@ -86,7 +101,7 @@ pub fn quote(ident: &str) -> String {
             s.push('"');
         }
         // NUL cannot appear in a DuckDB identifier; it never survives
-        // snake_case, but quote() is also used on raw names.
+        // normalization, but quote() is also used on raw names.
         if c != '\0' {
             s.push(c);
         }
@@ -104,18 +119,46 @@ pub fn literal(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Expectations produced by dlt 1.31's `snake_case` convention.
     #[test]
-    fn snake_case_matches_dlt_for_common_shapes() {
-        assert_eq!(snake_case("firstName"), "first_name");
-        assert_eq!(snake_case("INVOICE_ID"), "invoice_id");
-        assert_eq!(snake_case("HTTPServer"), "http_server");
-        assert_eq!(snake_case("already_snake"), "already_snake");
-        assert_eq!(snake_case("1st place"), "_1st_place");
-        assert_eq!(snake_case("a-b.c"), "a_b_c");
-        assert_eq!(snake_case("trailing_"), "trailingx");
-        assert_eq!(snake_case("a___b"), "a__b");
-        assert_eq!(snake_case(""), "_");
-        assert_eq!(snake_case("Größe"), "gr_e");
+    fn names_match_dlt() {
+        for (input, dlt) in [
+            ("firstName", "first_name"),
+            ("INVOICE_ID", "invoice_id"),
+            ("HTTPServer", "http_server"),
+            ("userID", "user_id"),
+            ("getHTTPResponseCode", "get_http_response_code"),
+            ("ABC", "abc"),
+            ("SnakeCase", "snake_case"),
+            ("snake_Case", "snake_case"),
+            ("already_snake", "already_snake"),
+            ("Größe", "gr_e"),
+            ("日本語", "x"),
+            ("naïve", "na_ve"),
+            ("Ünïcödé Key", "_n_c_d_key"),
+            ("1st", "_1st"),
+            ("2ndPlace", "_2nd_place"),
+            ("123", "_123"),
+            ("a-b", "a_b"),
+            ("a.b", "a_b"),
+            ("a b", "a_b"),
+            ("a+b", "axb"),
+            ("a*b", "axb"),
+            ("a@b", "aab"),
+            ("a|b", "alb"),
+            ("$ref", "_ref"),
+            ("__meta", "meta"),
+            ("trailing_", "trailingx"),
+            ("x__y", "x__y"),
+            ("a___b", "a___b"),
+            ("_", "x"),
+            ("  padded  ", "padded"),
+            ("ö", "x"),
+            ("", "_empty"),
+            ("   ", "_empty"),
+        ] {
+            assert_eq!(normalize_key(input), dlt, "{input:?}");
+        }
     }
 
     #[test]

@@ -1,161 +1,372 @@
-//! Normalization of JSON records into rows: nested objects flattened into
-//! `parent__child` columns (dlt's layout), names in snake_case, a DuckDB
-//! type inferred per value. Pure code, no I/O.
+//! dlt's relational normalization of JSON records into rows: nested objects
+//! flattened into `parent__child` columns, nested lists into child tables
+//! `<table>__<field>` linked by `_dlt_parent_id`, `_dlt_list_idx` and
+//! `_dlt_id` (plus `_dlt_root_id` for merge resources), lists of lists
+//! through `<table>__<field>__list`, everything deeper than
+//! `max_table_nesting` kept as JSON. Names follow dlt's `snake_case`.
+//!
+//! Pure code, no I/O; it runs on the caller's side of the loader so that
+//! pages of different resources normalize in parallel.
 
-use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use super::naming::{PATH_SEPARATOR, snake_case};
+use base64::Engine as _;
+use serde_json::{Map, Value};
+use sha3::digest::{ExtendableOutput, Update, XofReader};
 
-/// The column types the loader creates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ColumnType {
-    /// `BOOLEAN`
-    Bool,
-    /// `BIGINT`
-    BigInt,
-    /// `HUGEINT`: integers beyond 64 bits that JSON allows.
-    HugeInt,
-    /// `DOUBLE`
-    Double,
-    /// `VARCHAR`
-    Text,
-    /// `JSON` text of a nested list (child tables come with full dlt layout).
-    Json,
+use super::naming::{PATH_SEPARATOR, normalize_key, normalize_path};
+use super::types::Cell;
+
+/// dlt's default `max_nesting`.
+pub const DEFAULT_MAX_NESTING: u32 = 1000;
+
+/// `_dlt_load_id`.
+pub const C_LOAD_ID: &str = "_dlt_load_id";
+/// `_dlt_id`.
+pub const C_ID: &str = "_dlt_id";
+/// `_dlt_parent_id`.
+pub const C_PARENT_ID: &str = "_dlt_parent_id";
+/// `_dlt_list_idx`.
+pub const C_LIST_IDX: &str = "_dlt_list_idx";
+/// `_dlt_root_id`.
+pub const C_ROOT_ID: &str = "_dlt_root_id";
+
+/// Bytes of a `_dlt_id` (dlt's `DLT_ID_LENGTH_BYTES`).
+const ID_BYTES: usize = 10;
+
+/// Distinct key spellings whose normalized names are cached per resource;
+/// an API that sends ever-new keys only loses the cache, not memory.
+const NAME_CACHE_LIMIT: usize = 50_000;
+
+/// How one resource's records are normalized.
+#[derive(Debug, Clone)]
+pub struct NormConfig {
+    /// The root table name, already normalized.
+    pub root_table: String,
+    /// dlt's `max_table_nesting`.
+    pub max_nesting: u32,
+    /// Add `_dlt_root_id` to child rows (dlt does for `merge`).
+    pub root_id: bool,
 }
 
-impl ColumnType {
-    /// The DuckDB type name.
-    pub fn sql(self) -> &'static str {
-        match self {
-            Self::Bool => "BOOLEAN",
-            Self::BigInt => "BIGINT",
-            Self::HugeInt => "HUGEINT",
-            Self::Double => "DOUBLE",
-            Self::Text => "VARCHAR",
-            Self::Json => "VARCHAR",
-        }
-    }
-
-    /// dlt's suffix for a variant column holding values of this type.
-    pub fn variant_suffix(self) -> &'static str {
-        match self {
-            Self::Bool => "bool",
-            Self::BigInt => "bigint",
-            Self::HugeInt => "wei",
-            Self::Double => "double",
-            Self::Text => "text",
-            Self::Json => "json",
-        }
-    }
-
-    /// True if and only if a column of this type can store `value` without
-    /// loss (integers widen into `DOUBLE` only when exactly representable).
-    pub fn accepts(self, value: &Cell) -> bool {
-        matches!(
-            (self, value),
-            (_, Cell::Null)
-                | (Self::Bool, Cell::Bool(_))
-                | (Self::BigInt, Cell::BigInt(_))
-                | (Self::HugeInt, Cell::BigInt(_) | Cell::HugeInt(_))
-                | (Self::Double, Cell::Double(_))
-                | (Self::Text, Cell::Text(_))
-                | (Self::Json, Cell::Json(_))
-        ) || matches!((self, value), (Self::Double, Cell::BigInt(i)) if i.unsigned_abs() < (1 << 53))
-    }
-}
-
-/// One typed value of a row.
+/// One row of one table.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    /// SQL NULL.
-    Null,
-    /// A boolean.
-    Bool(bool),
-    /// A 64-bit integer.
-    BigInt(i64),
-    /// A wider integer.
-    HugeInt(i128),
-    /// A float.
-    Double(f64),
-    /// A string.
-    Text(String),
-    /// A nested list, as JSON text.
-    Json(String),
+pub struct Row {
+    /// The table, normalized.
+    pub table: Arc<str>,
+    /// The parent table, for child tables.
+    pub parent: Option<Arc<str>>,
+    /// Columns (normalized names) and values, in dlt's order.
+    pub cells: Vec<(Arc<str>, Cell)>,
 }
 
-impl Cell {
-    /// The natural column type of this value (`None` for null).
-    pub fn column_type(&self) -> Option<ColumnType> {
-        Some(match self {
-            Self::Null => return None,
-            Self::Bool(_) => ColumnType::Bool,
-            Self::BigInt(_) => ColumnType::BigInt,
-            Self::HugeInt(_) => ColumnType::HugeInt,
-            Self::Double(_) => ColumnType::Double,
-            Self::Text(_) => ColumnType::Text,
-            Self::Json(_) => ColumnType::Json,
-        })
+/// The normalizer of one resource: its config and a cache of names.
+pub struct Normalizer {
+    config: NormConfig,
+    names: HashMap<String, Arc<str>>,
+    tables: HashMap<String, Arc<str>>,
+    meta: MetaNames,
+}
+
+struct MetaNames {
+    load_id: Arc<str>,
+    id: Arc<str>,
+    parent_id: Arc<str>,
+    list_idx: Arc<str>,
+    root_id: Arc<str>,
+    value: Arc<str>,
+}
+
+/// Work item of the flattening stack: an object, its nesting budget, and
+/// its path of normalized names.
+type Frame<'a> = (&'a Map<String, Value>, i64, Vec<Arc<str>>);
+
+impl Normalizer {
+    /// A normalizer for `config`.
+    pub fn new(config: NormConfig) -> Self {
+        Self {
+            config,
+            names: HashMap::new(),
+            tables: HashMap::new(),
+            meta: MetaNames {
+                load_id: C_LOAD_ID.into(),
+                id: C_ID.into(),
+                parent_id: C_PARENT_ID.into(),
+                list_idx: C_LIST_IDX.into(),
+                root_id: C_ROOT_ID.into(),
+                value: "value".into(),
+            },
+        }
+    }
+
+    /// The config.
+    pub fn config(&self) -> &NormConfig {
+        &self.config
+    }
+
+    /// Normalize one record into its root row followed by its child rows.
+    pub fn normalize(&mut self, record: &Value, load_id: &Arc<str>, out: &mut Vec<Row>) {
+        let root: Arc<str> = self.config.root_table.as_str().into();
+        let budget = i64::from(self.config.max_nesting);
+        let wrapped;
+        let object = match record {
+            Value::Object(m) => m,
+            other => {
+                let mut m = Map::new();
+                m.insert("value".into(), other.clone());
+                wrapped = m;
+                &wrapped
+            }
+        };
+        let path = vec![root.clone()];
+        self.row(object, &[], &path, None, None, budget, load_id, out);
+    }
+
+    fn name(&mut self, key: &str) -> Arc<str> {
+        if let Some(n) = self.names.get(key) {
+            return n.clone();
+        }
+        if self.names.len() >= NAME_CACHE_LIMIT {
+            self.names.clear();
+        }
+        let n: Arc<str> = normalize_key(key).into();
+        self.names.insert(key.to_string(), n.clone());
+        n
+    }
+
+    fn table(&mut self, path: &[Arc<str>]) -> Arc<str> {
+        let joined = path.join(PATH_SEPARATOR);
+        if let Some(t) = self.tables.get(&joined) {
+            return t.clone();
+        }
+        let t: Arc<str> = joined.as_str().into();
+        if self.tables.len() < NAME_CACHE_LIMIT {
+            self.tables.insert(joined, t.clone());
+        }
+        t
+    }
+
+    /// dlt's `_normalize_row`: one object becomes one row of `path`'s table,
+    /// its lists child rows.
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &mut self,
+        object: &Map<String, Value>,
+        extend: &[(Arc<str>, Cell)],
+        path: &[Arc<str>],
+        parent: Option<(&str, &Arc<str>)>,
+        list_idx: Option<usize>,
+        budget: i64,
+        load_id: &Arc<str>,
+        out: &mut Vec<Row>,
+    ) {
+        let table = self.table(path);
+        let parent_id = parent.map(|(id, _)| id);
+        let is_root = parent_id.is_none();
+        let (mut cells, lists) = self.flatten(object, budget);
+        cells.extend(extend.iter().cloned());
+        let row_id = match parent_id {
+            None => {
+                cells.push((self.meta.load_id.clone(), Cell::Text(load_id.to_string())));
+                random_id()
+            }
+            Some(parent) => {
+                let idx = list_idx.unwrap_or(0);
+                cells.push((self.meta.parent_id.clone(), Cell::Text(parent.to_string())));
+                cells.push((self.meta.list_idx.clone(), Cell::BigInt(idx as i64)));
+                nested_id(parent, &table, idx)
+            }
+        };
+        cells.push((self.meta.id.clone(), Cell::Text(row_id.clone())));
+        out.push(Row {
+            table: table.clone(),
+            parent: parent.map(|(_, t)| t.clone()),
+            cells,
+        });
+        if lists.is_empty() {
+            return;
+        }
+        let root_extend;
+        let extend = if is_root && self.config.root_id {
+            root_extend = vec![(self.meta.root_id.clone(), Cell::Text(row_id.clone()))];
+            &root_extend[..]
+        } else {
+            extend
+        };
+        for (list_path, items) in lists {
+            let mut child_path = path.to_vec();
+            child_path.extend(list_path);
+            self.list(
+                items,
+                extend,
+                &child_path,
+                (&row_id, &table),
+                budget - 1,
+                load_id,
+                out,
+            );
+        }
+    }
+
+    /// dlt's `_normalize_list`: each item of a list becomes a row of the
+    /// child table `path`.
+    #[allow(clippy::too_many_arguments)]
+    fn list(
+        &mut self,
+        items: &[Value],
+        extend: &[(Arc<str>, Cell)],
+        path: &[Arc<str>],
+        parent: (&str, &Arc<str>),
+        budget: i64,
+        load_id: &Arc<str>,
+        out: &mut Vec<Row>,
+    ) {
+        let parent_id = parent.0;
+        for (idx, item) in items.iter().enumerate() {
+            match item {
+                Value::Object(m) => self.row(
+                    m,
+                    extend,
+                    path,
+                    Some(parent),
+                    Some(idx),
+                    budget,
+                    load_id,
+                    out,
+                ),
+                Value::Array(_) => {
+                    let mut m = Map::new();
+                    m.insert("list".into(), item.clone());
+                    self.row(
+                        &m,
+                        extend,
+                        path,
+                        Some(parent),
+                        Some(idx),
+                        budget - 1,
+                        load_id,
+                        out,
+                    );
+                }
+                scalar => {
+                    let table = self.table(path);
+                    let mut cells = Vec::with_capacity(4 + extend.len());
+                    cells.push((self.meta.value.clone(), leaf(scalar)));
+                    cells.extend(extend.iter().cloned());
+                    cells.push((
+                        self.meta.parent_id.clone(),
+                        Cell::Text(parent_id.to_string()),
+                    ));
+                    cells.push((self.meta.list_idx.clone(), Cell::BigInt(idx as i64)));
+                    cells.push((
+                        self.meta.id.clone(),
+                        Cell::Text(nested_id(parent_id, &table, idx)),
+                    ));
+                    out.push(Row {
+                        table,
+                        parent: Some(parent.1.clone()),
+                        cells,
+                    });
+                }
+            }
+        }
+    }
+
+    /// dlt's `_flatten`: the columns of one object (nested objects within
+    /// the nesting budget flattened with `__`, in dlt's stack order) and the
+    /// lists that become child tables. A later key that normalizes to the
+    /// same name as an earlier one overwrites its value in place, as in dlt.
+    #[allow(clippy::type_complexity)]
+    fn flatten<'a>(
+        &mut self,
+        object: &'a Map<String, Value>,
+        budget: i64,
+    ) -> (Vec<(Arc<str>, Cell)>, Vec<(Vec<Arc<str>>, &'a [Value])>) {
+        let mut cells: Vec<(Arc<str>, Cell)> = Vec::with_capacity(object.len() + 2);
+        let mut lists: Vec<(Vec<Arc<str>>, &'a [Value])> = Vec::new();
+        let mut stack: Vec<Frame<'a>> = vec![(object, budget, Vec::new())];
+        while let Some((map, lvl, path)) = stack.pop() {
+            for (k, v) in map {
+                let key = self.name(k);
+                match v {
+                    Value::Object(inner) if lvl > 0 => {
+                        let mut p = path.clone();
+                        p.push(key);
+                        stack.push((inner, lvl - 1, p));
+                        continue;
+                    }
+                    Value::Array(items) if lvl > 0 => {
+                        let mut p = path.clone();
+                        p.push(key);
+                        match lists.iter_mut().find(|(lp, _)| *lp == p) {
+                            Some(slot) => slot.1 = items,
+                            None => lists.push((p, items)),
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
+                let name: Arc<str> = if path.is_empty() {
+                    key
+                } else {
+                    let mut joined = path.join(PATH_SEPARATOR);
+                    joined.push_str(PATH_SEPARATOR);
+                    joined.push_str(&key);
+                    joined.into()
+                };
+                let cell = leaf(v);
+                match cells.iter_mut().find(|(n, _)| *n == name) {
+                    Some(slot) => slot.1 = cell,
+                    None => cells.push((name, cell)),
+                }
+            }
+        }
+        (cells, lists)
     }
 }
 
-/// A flattened record: (column name, value) in first-seen order.
-pub type FlatRow = Vec<(String, Cell)>;
-
-/// Flatten one record. A record that is not an object (a bare string or
-/// number, as some APIs return) becomes a single `value` column, as dlt does.
-pub fn flatten(record: &Value) -> FlatRow {
-    let mut row = Vec::new();
-    match record {
-        Value::Object(map) => {
-            for (k, v) in map {
-                flatten_into(&snake_case(k), v, &mut row, 1);
-            }
-        }
-        other => flatten_into("value", other, &mut row, 1),
-    }
-    row
-}
-
-/// Objects nested deeper than this are stored as JSON rather than split
-/// into ever more columns; this also bounds recursion on hostile input.
-const MAX_FLATTEN_DEPTH: usize = 32;
-
-fn flatten_into(name: &str, value: &Value, row: &mut FlatRow, depth: usize) {
-    match value {
-        Value::Object(map) if depth < MAX_FLATTEN_DEPTH => {
-            if map.is_empty() {
-                // dlt drops empty objects: there is nothing to store.
-                return;
-            }
-            for (k, v) in map {
-                let child = format!("{name}{PATH_SEPARATOR}{}", snake_case(k));
-                flatten_into(&child, v, row, depth + 1);
-            }
-        }
-        Value::Object(_) | Value::Array(_) => {
-            row.push((name.to_string(), Cell::Json(value.to_string())))
-        }
-        Value::Null => row.push((name.to_string(), Cell::Null)),
-        Value::Bool(b) => row.push((name.to_string(), Cell::Bool(*b))),
+/// The cell of a JSON value kept in a column (objects and lists beyond the
+/// nesting budget as JSON text).
+fn leaf(v: &Value) -> Cell {
+    match v {
+        Value::Null => Cell::Null,
+        Value::Bool(b) => Cell::Bool(*b),
         Value::Number(n) => {
-            let cell = if let Some(i) = n.as_i64() {
+            if let Some(i) = n.as_i64() {
                 Cell::BigInt(i)
             } else if let Some(u) = n.as_u64() {
-                Cell::HugeInt(i128::from(u))
+                Cell::Wei(i128::from(u))
             } else {
                 Cell::Double(n.as_f64().unwrap_or(f64::NAN))
-            };
-            row.push((name.to_string(), cell));
+            }
         }
-        Value::String(s) => row.push((name.to_string(), Cell::Text(s.clone()))),
+        Value::String(s) => Cell::Text(s.clone()),
+        Value::Object(_) | Value::Array(_) => Cell::Json(v.to_string()),
     }
 }
 
-/// Look up a primary-key field (possibly a dotted path) in a flattened row.
+/// dlt's random root `_dlt_id`: 10 random bytes, base64 without padding.
+fn random_id() -> String {
+    let bytes: [u8; ID_BYTES] = rand::random();
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+}
+
+/// dlt's deterministic child `_dlt_id`: SHAKE-128 of
+/// `{parent_id}_{table}_{idx}`, 10 bytes, base64 without padding.
+pub fn nested_id(parent_id: &str, table: &str, idx: usize) -> String {
+    let mut h = sha3::Shake128::default();
+    h.update(format!("{parent_id}_{table}_{idx}").as_bytes());
+    let mut out = [0u8; ID_BYTES];
+    h.finalize_xof().read(&mut out);
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(out)
+}
+
+/// The column of a primary-key field (dotted for nested fields).
 pub fn key_column(field: &str) -> String {
     field
         .split('.')
-        .map(snake_case)
+        .map(normalize_path)
         .collect::<Vec<_>>()
         .join(PATH_SEPARATOR)
 }
@@ -165,48 +376,109 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn run(record: Value, max_nesting: u32, root_id: bool) -> Vec<Row> {
+        let mut n = Normalizer::new(NormConfig {
+            root_table: "t".into(),
+            max_nesting,
+            root_id,
+        });
+        let mut out = Vec::new();
+        n.normalize(&record, &Arc::from("1.5"), &mut out);
+        out
+    }
+
+    fn names(row: &Row) -> Vec<&str> {
+        row.cells.iter().map(|(n, _)| &**n).collect()
+    }
+
     #[test]
-    fn nested_objects_flatten_with_double_underscore() {
-        let row = flatten(
-            &json!({"id": 1, "billingAddress": {"zipCode": "123", "geo": {"lat": 1.5}}, "tags": ["a"], "gone": null}),
+    fn objects_flatten_in_dlt_order_and_lists_become_child_tables() {
+        let rows = run(
+            json!({"id": 1, "b": {"x": 1, "y": {"z": 2}}, "c": {"w": 3}, "tags": ["a"], "n": null}),
+            DEFAULT_MAX_NESTING,
+            false,
         );
         assert_eq!(
-            row,
-            vec![
-                ("id".into(), Cell::BigInt(1)),
-                ("billing_address__zip_code".into(), Cell::Text("123".into())),
-                ("billing_address__geo__lat".into(), Cell::Double(1.5)),
-                ("tags".into(), Cell::Json("[\"a\"]".into())),
-                ("gone".into(), Cell::Null),
+            names(&rows[0]),
+            [
+                "id",
+                "n",
+                "c__w",
+                "b__x",
+                "b__y__z",
+                "_dlt_load_id",
+                "_dlt_id"
+            ]
+        );
+        assert_eq!(&*rows[1].table, "t__tags");
+        assert_eq!(rows[1].parent.as_deref(), Some("t"));
+        assert_eq!(
+            names(&rows[1]),
+            ["value", "_dlt_parent_id", "_dlt_list_idx", "_dlt_id"]
+        );
+        let root_id = &rows[0].cells[6].1;
+        assert_eq!(&rows[1].cells[1].1, root_id);
+    }
+
+    #[test]
+    fn lists_of_lists_go_through_list_tables() {
+        let rows = run(json!({"m": [[1, 2], [3]]}), DEFAULT_MAX_NESTING, true);
+        let tables: Vec<&str> = rows.iter().map(|r| &*r.table).collect();
+        assert_eq!(
+            tables,
+            [
+                "t",
+                "t__m",
+                "t__m__list",
+                "t__m__list",
+                "t__m",
+                "t__m__list"
+            ]
+        );
+        assert_eq!(rows[2].parent.as_deref(), Some("t__m"));
+        assert_eq!(
+            names(&rows[2]),
+            [
+                "value",
+                "_dlt_root_id",
+                "_dlt_parent_id",
+                "_dlt_list_idx",
+                "_dlt_id"
             ]
         );
     }
 
     #[test]
-    fn scalars_become_a_value_column() {
-        assert_eq!(
-            flatten(&json!("x")),
-            vec![("value".into(), Cell::Text("x".into()))]
-        );
+    fn nesting_budget_keeps_json() {
+        let rows = run(json!({"o": {"a": {"b": 1}}, "l": [1]}), 0, false);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].cells[0].1, Cell::Json(r#"{"a":{"b":1}}"#.into()));
+        let rows = run(json!({"o": {"a": {"b": 1}}}), 1, false);
+        assert_eq!(names(&rows[0])[0], "o__a");
     }
 
     #[test]
-    fn huge_integers_are_not_truncated() {
-        let row = flatten(&json!({"n": u64::MAX}));
-        assert_eq!(row[0].1, Cell::HugeInt(i128::from(u64::MAX)));
-        assert!(ColumnType::HugeInt.accepts(&Cell::BigInt(1)));
-        assert!(!ColumnType::BigInt.accepts(&Cell::HugeInt(1)));
+    fn child_ids_are_dlts() {
+        // Computed with dlt 1.31: digest128("abc_t__x_0", 10).
+        assert_eq!(nested_id("abc", "t__x", 0).len(), 14);
+        assert_eq!(nested_id("abc", "t__x", 0), nested_id("abc", "t__x", 0));
+        assert_ne!(nested_id("abc", "t__x", 0), nested_id("abc", "t__x", 1));
     }
 
     #[test]
-    fn deep_nesting_is_bounded() {
+    fn deep_records_normalize() {
+        // serde_json refuses JSON nested deeper than 128 levels, so records
+        // are at most that deep; the normalizer recurses once per list.
         let mut v = json!(1);
-        for _ in 0..100 {
-            v = json!({"a": v});
+        for i in 0..120 {
+            v = if i % 2 == 0 {
+                json!({ "a": v })
+            } else {
+                json!([v])
+            };
         }
-        let row = flatten(&v);
-        assert_eq!(row.len(), 1);
-        assert!(matches!(row[0].1, Cell::Json(_)));
+        let rows = run(json!({ "root": v }), DEFAULT_MAX_NESTING, false);
+        assert_eq!(rows.len(), 61);
     }
 
     #[test]
