@@ -21,7 +21,7 @@ use crate::config::{ClientSpec, RetryPolicy};
 use crate::egress::{EgressPolicy, HostRule};
 use crate::http::{HttpClient, HttpError, HttpSettings, OutgoingRequest};
 use crate::progress::Progress;
-use crate::runtime::{Instance, LoadedComponent, wit};
+use crate::runtime::{Instance, LoadedComponent, PageLimits, wit};
 use crate::secrets::Secrets;
 use crate::storage::{Disposition, Loader, Resume, TableSpec};
 
@@ -51,6 +51,8 @@ pub struct RunOptions {
     pub http: HttpSettings,
     /// Cap on pages per extraction, so a paginator that never ends is stopped.
     pub max_pages: u64,
+    /// Caps on the pages and requests of one resource.
+    pub page_limits: PageLimits,
 }
 
 impl Default for RunOptions {
@@ -61,6 +63,7 @@ impl Default for RunOptions {
             allow_hosts: Vec::new(),
             http: HttpSettings::default(),
             max_pages: 1_000_000,
+            page_limits: PageLimits::default(),
         }
     }
 }
@@ -201,6 +204,9 @@ struct Ctx {
     progress: Progress,
     permits: Semaphore,
     max_pages: u64,
+    page_limits: PageLimits,
+    /// Requests planned so far, per resource (all partitions together).
+    requests: Mutex<HashMap<String, u64>>,
 }
 
 /// Decide which resources run, and whether they load.
@@ -304,6 +310,8 @@ pub async fn run(
         progress,
         permits: Semaphore::new(opts.concurrency.max(1)),
         max_pages: opts.max_pages,
+        page_limits: opts.page_limits.clone(),
+        requests: Mutex::default(),
     });
     let reports: Arc<Mutex<BTreeMap<String, ResourceReport>>> = Arc::default();
     let roots: Vec<String> = order
@@ -544,6 +552,16 @@ impl Ctx {
         })
     }
 
+    /// Count one more request of `resource` against `--max-requests`.
+    fn count_request(&self, resource: &str) -> Result<()> {
+        let mut requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let sent = requests.entry(resource.to_string()).or_default();
+        self.page_limits
+            .check_request(self.source.component.name(), *sent)?;
+        *sent += 1;
+        Ok(())
+    }
+
     fn where_(&self, resource: &str, page: u64, req: &OutgoingRequest) -> String {
         format!(
             "resource `{resource}`, page {page} ({} {})",
@@ -611,6 +629,10 @@ async fn extract(
                 ctx.where_(name, page_no, &req)
             );
         }
+        if bad_body_retries == 0 {
+            ctx.count_request(name)
+                .with_context(|| ctx.where_(name, page_no, &req))?;
+        }
         let resp = match ctx
             .source
             .http
@@ -625,7 +647,13 @@ async fn extract(
                     }
                     _ => "",
                 };
-                bail!("{}: {e}{hint}", ctx.where_(name, page_no, &req));
+                let who = match &e {
+                    HttpError::Denied(_) => {
+                        format!("component `{}` asked for ", ctx.source.component.name())
+                    }
+                    _ => String::new(),
+                };
+                bail!("{}: {who}{e}{hint}", ctx.where_(name, page_no, &req));
             }
         };
         let status = resp.status;
@@ -668,6 +696,10 @@ async fn extract(
             }
         };
         bad_body_retries = 0;
+        let component = ctx.source.component.name();
+        ctx.page_limits
+            .check_page(component, &page.records)
+            .with_context(|| ctx.where_(name, page_no, &req))?;
         let records = materialize(&page.records, &response.body).with_context(|| {
             format!(
                 "{}: component `{}`",
@@ -675,6 +707,9 @@ async fn extract(
                 ctx.source.component.name()
             )
         })?;
+        ctx.page_limits
+            .check_records(component, records.len())
+            .with_context(|| ctx.where_(name, page_no, &req))?;
         let count = records.len() as u64;
         if let Some(c) = collect.as_deref_mut() {
             c.extend(records.iter().cloned());
@@ -809,6 +844,8 @@ pub async fn check(source: Source, opts: &RunOptions) -> Result<Vec<CheckReport>
         progress: Progress::hidden(),
         permits: Semaphore::new(1),
         max_pages: 1,
+        page_limits: opts.page_limits.clone(),
+        requests: Mutex::default(),
     };
     let mut first_records: HashMap<String, Value> = HashMap::new();
     let mut out = Vec::new();
