@@ -606,7 +606,8 @@ async fn extract(
         .await?;
     let mut planned = inst
         .start(&ext)
-        .await?
+        .await
+        .with_context(|| format!("resource `{name}`, page 1"))?
         .map_err(|e| anyhow!("resource `{name}`: {}", e.message))?;
     let mut previous: Option<OutgoingRequest> = None;
     let mut pending_ack = None;
@@ -664,7 +665,8 @@ async fn extract(
             body: resp.body,
             url: ctx.source.http.redact_url(&req.url),
         };
-        let page = match inst.next(&ext, &response).await? {
+        let next = inst.next(&ext, &response).await;
+        let page = match next.with_context(|| ctx.where_(name, page_no, &req))? {
             Ok(p) => p,
             Err(e) => {
                 let transient =
@@ -691,6 +693,13 @@ async fn extract(
                 }
                 if !(200..300).contains(&status) && !e.message.contains(&status.to_string()) {
                     msg.push_str(&format!(" [HTTP {status}: {}]", excerpt(&response.body)));
+                } else if let Some((_, kind)) =
+                    response.headers.iter().find(|(k, _)| k == "content-type")
+                    && e.kind == wit::ErrorKind::BadResponse
+                {
+                    // An HTML or XML page under a 200 is a proxy or a login
+                    // page, not the API: the content type says so at once.
+                    msg.push_str(&format!(" [HTTP {status}, content-type `{kind}`]"));
                 }
                 bail!("{msg}");
             }
@@ -781,10 +790,12 @@ pub fn materialize(records: &wit::Records, body: &[u8]) -> Result<Vec<Value>> {
                         body.len()
                     );
                 }
-                let value: Value = serde_json::from_slice(&body[start..end]).map_err(|e| {
+                let text = &body[start..end];
+                let value: Value = serde_json::from_slice(text).map_err(|e| {
                     anyhow!(
-                        "record {} (bytes {start}..{end}) is not one JSON value: {e}",
-                        i + 1
+                        "record {} (bytes {start}..{end}) is not one JSON value: {}",
+                        i + 1,
+                        json_error(&e, text)
                     )
                 })?;
                 out.push(value);
@@ -797,6 +808,20 @@ pub fn materialize(records: &wit::Records, body: &[u8]) -> Result<Vec<Value>> {
             Err(e) => bail!("records are not valid JSON: {e}"),
         },
     }
+}
+
+/// What is wrong with a record serde_json refused, in the user's terms.
+fn json_error(e: &serde_json::Error, text: &[u8]) -> String {
+    if let Err(utf8) = std::str::from_utf8(text) {
+        return format!(
+            "it is not valid UTF-8 (at byte {} of the record)",
+            utf8.valid_up_to()
+        );
+    }
+    if e.to_string().starts_with("recursion limit exceeded") {
+        return format!("it is nested more than 128 levels deep ({e})");
+    }
+    e.to_string()
 }
 
 /// One page of a dry run, for `extract check`.
