@@ -80,9 +80,20 @@ struct SourceArgs {
     /// CPU time one call into a component may take, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     call_timeout_ms: u64,
-    /// Cap on one response body, in MiB.
+    /// Cap on one response body, in MiB; also on the records a component
+    /// serializes itself in one page.
     #[arg(long, default_value_t = 64)]
     max_body_mib: usize,
+    /// Cap on the records of one page.
+    #[arg(long, default_value_t = 100_000)]
+    max_records_per_page: usize,
+    /// Cap on the requests one resource may send (all its partitions
+    /// together; the host's retries do not count).
+    #[arg(long, default_value_t = 100_000)]
+    max_requests: u64,
+    /// Time one HTTP request may take, body included, in seconds.
+    #[arg(long, default_value_t = 120)]
+    request_timeout_secs: u64,
 }
 
 /// Entry point: parse arguments, run, map the outcome to an exit code.
@@ -209,7 +220,13 @@ fn options(args: &SourceArgs, concurrency: usize) -> Result<RunOptions> {
         allow_hosts: allow,
         http: crate::http::HttpSettings {
             max_body_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
+            request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
             ..Default::default()
+        },
+        page_limits: crate::runtime::PageLimits {
+            max_records: args.max_records_per_page,
+            max_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
+            max_requests: args.max_requests,
         },
         ..Default::default()
     })

@@ -21,33 +21,35 @@ pub fn load_file(path: &Path) -> Result<Value> {
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let value: Value = match ext.as_str() {
-        "json" => serde_json::from_str(&text).map_err(|e| {
+    parse_text(&text, &ext, &path.display().to_string())
+}
+
+/// Parse config text in the format named by `ext` (`json`, `yaml`, `yml`,
+/// `toml`); `origin` names the file in messages.
+pub fn parse_text(text: &str, ext: &str, origin: &str) -> Result<Value> {
+    let value: Value = match ext {
+        "json" => serde_json::from_str(text).map_err(|e| {
             anyhow!(
-                "{}: invalid JSON at line {}, column {}: {e}",
-                path.display(),
+                "{origin}: invalid JSON at line {}, column {}: {e}",
                 e.line(),
                 e.column()
             )
         })?,
-        "yaml" | "yml" => serde_yaml_ng::from_str(&text)
-            .map_err(|e| anyhow!("{}: invalid YAML: {e}", path.display()))?,
+        "yaml" | "yml" => {
+            serde_yaml_ng::from_str(text).map_err(|e| anyhow!("{origin}: invalid YAML: {e}"))?
+        }
         "toml" => {
             let table: toml::Table = text
                 .parse()
-                .map_err(|e| anyhow!("{}: invalid TOML: {e}", path.display()))?;
+                .map_err(|e| anyhow!("{origin}: invalid TOML: {e}"))?;
             serde_json::to_value(table).context("converting TOML to JSON")?
         }
         other => bail!(
-            "{}: unknown config format `.{other}`: use a .json, .yaml, .yml or .toml file",
-            path.display()
+            "{origin}: unknown config format `.{other}`: use a .json, .yaml, .yml or .toml file"
         ),
     };
     if !value.is_object() {
-        bail!(
-            "{}: the config must be an object with `client` and `resources`",
-            path.display()
-        );
+        bail!("{origin}: the config must be an object with `client` and `resources`");
     }
     Ok(value)
 }
@@ -519,7 +521,7 @@ pub fn check_secret_placement(config: &Value) -> Result<()> {
                 let allowed = path.len() >= 2
                     && path[0] == "client"
                     && (path[1] == "auth" || path[1] == "headers");
-                if !allowed && !crate::secrets::referenced_names(s).is_empty() {
+                if !allowed && crate::secrets::mentions_secret(s) {
                     *found = Some(path.join("."));
                 }
             }
@@ -673,5 +675,127 @@ mod tests {
             format!("{err:#}").contains("resources.0.endpoint.params.key"),
             "{err:#}"
         );
+    }
+}
+
+/// Property tests ("fuzz targets") of the config parser: whatever the
+/// operator's or a tenant's config holds, parsing answers with a value or
+/// an error naming the key, never a panic. `just fuzz` runs them with
+/// many cases.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config() -> ProptestConfig {
+        let mut c = ProptestConfig::default();
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            c.cases = 64;
+        }
+        c.failure_persistence = None;
+        c
+    }
+
+    /// Arbitrary JSON, biased towards the keys the host reads.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            Just("client".to_string()),
+            Just("base_url".to_string()),
+            Just("auth".to_string()),
+            Just("headers".to_string()),
+            Just("type".to_string()),
+            Just("token_url".to_string()),
+            Just("location".to_string()),
+            Just("resources".to_string()),
+            Just("name".to_string()),
+            Just("endpoint".to_string()),
+            Just("error_handler".to_string()),
+            Just("max_retries".to_string()),
+            Just("backoff_factor".to_string()),
+            Just("retry_on_status_codes".to_string()),
+            "[a-z_]{0,8}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| serde_json::json!(f)),
+            prop_oneof![
+                Just("http://127.0.0.1:1".to_string()),
+                Just("oauth2".to_string()),
+                Just("basic".to_string()),
+                Just("api_key".to_string()),
+                Just("bearer".to_string()),
+                Just("{{ secrets.x }}".to_string()),
+                "\\PC{0,16}",
+            ]
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                prop::collection::vec((key.clone(), inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn config_text_in_any_format_parses_or_errors(
+            text in "\\PC{0,300}",
+            ext in prop_oneof![Just("json"), Just("yaml"), Just("toml"), Just("txt")],
+        ) {
+            let _ = parse_text(&text, ext, "fuzz");
+        }
+
+        #[test]
+        fn the_hosts_view_of_any_config_parses_or_errors(value in json_value()) {
+            let _ = ClientSpec::from_config(&value);
+            let _ = RetryPolicy::for_resource(&value, "r");
+            let _ = check_secret_placement(&value);
+            if let Some(auth) = value.pointer("/client/auth") {
+                let _ = parse_auth(auth);
+            }
+        }
+
+        /// A secret reference anywhere but `client.auth` and
+        /// `client.headers` is refused, whatever surrounds it.
+        #[test]
+        fn secret_references_outside_auth_and_headers_are_refused(
+            value in json_value(),
+            prefix in "\\PC{0,8}",
+            suffix in "\\PC{0,8}",
+            slot in 0usize..4,
+        ) {
+            let planted = format!("{prefix}{{{{ secrets.token }}}}{suffix}");
+            let mut config = serde_json::json!({"client": {"base_url": "http://h"}});
+            let at = match slot {
+                0 => "/resources/0/endpoint/params/key",
+                1 => "/resources/0/endpoint/json/x",
+                2 => "/client/paginator/x",
+                _ => "/resource_defaults/endpoint/path",
+            };
+            let mut target = &mut config;
+            for key in at.trim_start_matches('/').split('/') {
+                target = match key.parse::<usize>() {
+                    Ok(_) => {
+                        *target = Value::Array(vec![Value::Null]);
+                        &mut target[0]
+                    }
+                    Err(_) => {
+                        if !target.is_object() {
+                            *target = serde_json::json!({});
+                        }
+                        &mut target[key]
+                    }
+                };
+            }
+            *target = Value::String(planted);
+            config["extra"] = value;
+            prop_assert!(check_secret_placement(&config).is_err(), "{config}");
+        }
     }
 }

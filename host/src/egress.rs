@@ -298,3 +298,43 @@ mod tests {
         }
     }
 }
+
+/// Property tests of the policy: any URL text is decided without a panic,
+/// and nothing but the allowed host and port ever passes.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config() -> ProptestConfig {
+        let mut c = ProptestConfig::default();
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            c.cases = 64;
+        }
+        c.failure_persistence = None;
+        c
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn only_the_trusted_host_and_port_pass(
+            text in prop_oneof![
+                "\\PC{0,40}",
+                "(http|https|file|ftp)://[a-z0-9.:@\\[\\]%-]{0,24}(/[a-z]{0,4})?",
+            ],
+            rule in "\\PC{0,20}",
+        ) {
+            let _ = HostRule::parse(&rule);
+            let mut policy = EgressPolicy::default();
+            policy.trust(HostRule::parse("api.example.com:8443").expect("rule"));
+            if let Ok(url) = Url::parse(&text)
+                && policy.check(&url).is_ok()
+            {
+                prop_assert_eq!(url.host_str(), Some("api.example.com"), "{}", url);
+                prop_assert_eq!(url.port_or_known_default(), Some(8443), "{}", url);
+            }
+        }
+    }
+}

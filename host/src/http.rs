@@ -86,7 +86,7 @@ pub enum HttpError {
     #[error("{what} (after {retries} retries)")]
     Transport { what: String, retries: u32 },
     /// The body exceeded the cap.
-    #[error("the response body exceeds the limit of {limit} bytes (limit `max_body_bytes`)")]
+    #[error("the response body exceeds the limit of {limit} bytes (raise it with --max-body-mib)")]
     BodyTooLarge { limit: usize },
     /// Authentication could not be obtained.
     #[error("{0}")]
@@ -332,10 +332,15 @@ impl HttpClient {
     }
 
     fn describe_transport_error(&self, e: &reqwest::Error) -> String {
-        let kind = if e.is_timeout() {
-            "timed out"
-        } else if e.is_connect() {
+        let timeout;
+        let kind = if e.is_connect() {
             "could not connect"
+        } else if e.is_timeout() {
+            timeout = format!(
+                "timed out: no complete response within {}s (limit --request-timeout-secs)",
+                self.settings.request_timeout.as_secs()
+            );
+            timeout.as_str()
         } else if e.is_redirect() {
             "redirect refused"
         } else if e.is_body() || e.is_decode() {

@@ -21,7 +21,7 @@ use crate::config::{ClientSpec, RetryPolicy};
 use crate::egress::{EgressPolicy, HostRule};
 use crate::http::{HttpClient, HttpError, HttpSettings, OutgoingRequest};
 use crate::progress::Progress;
-use crate::runtime::{Instance, LoadedComponent, wit};
+use crate::runtime::{Instance, LoadedComponent, PageLimits, wit};
 use crate::secrets::Secrets;
 use crate::storage::{Disposition, Loader, Resume, TableSpec};
 
@@ -51,6 +51,8 @@ pub struct RunOptions {
     pub http: HttpSettings,
     /// Cap on pages per extraction, so a paginator that never ends is stopped.
     pub max_pages: u64,
+    /// Caps on the pages and requests of one resource.
+    pub page_limits: PageLimits,
 }
 
 impl Default for RunOptions {
@@ -61,6 +63,7 @@ impl Default for RunOptions {
             allow_hosts: Vec::new(),
             http: HttpSettings::default(),
             max_pages: 1_000_000,
+            page_limits: PageLimits::default(),
         }
     }
 }
@@ -201,6 +204,9 @@ struct Ctx {
     progress: Progress,
     permits: Semaphore,
     max_pages: u64,
+    page_limits: PageLimits,
+    /// Requests planned so far, per resource (all partitions together).
+    requests: Mutex<HashMap<String, u64>>,
 }
 
 /// Decide which resources run, and whether they load.
@@ -304,6 +310,8 @@ pub async fn run(
         progress,
         permits: Semaphore::new(opts.concurrency.max(1)),
         max_pages: opts.max_pages,
+        page_limits: opts.page_limits.clone(),
+        requests: Mutex::default(),
     });
     let reports: Arc<Mutex<BTreeMap<String, ResourceReport>>> = Arc::default();
     let roots: Vec<String> = order
@@ -571,6 +579,16 @@ impl Ctx {
         })
     }
 
+    /// Count one more request of `resource` against `--max-requests`.
+    fn count_request(&self, resource: &str) -> Result<()> {
+        let mut requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let sent = requests.entry(resource.to_string()).or_default();
+        self.page_limits
+            .check_request(self.source.component.name(), *sent)?;
+        *sent += 1;
+        Ok(())
+    }
+
     fn where_(&self, resource: &str, page: u64, req: &OutgoingRequest) -> String {
         format!(
             "resource `{resource}`, page {page} ({} {})",
@@ -615,7 +633,8 @@ async fn extract(
         .await?;
     let mut planned = inst
         .start(&ext)
-        .await?
+        .await
+        .with_context(|| format!("resource `{name}`, page 1"))?
         .map_err(|e| anyhow!("resource `{name}`: {}", e.message))?;
     let mut previous: Option<OutgoingRequest> = None;
     let mut pending_ack = None;
@@ -638,6 +657,10 @@ async fn extract(
                 ctx.where_(name, page_no, &req)
             );
         }
+        if bad_body_retries == 0 {
+            ctx.count_request(name)
+                .with_context(|| ctx.where_(name, page_no, &req))?;
+        }
         let resp = match ctx
             .source
             .http
@@ -652,7 +675,13 @@ async fn extract(
                     }
                     _ => "",
                 };
-                bail!("{}: {e}{hint}", ctx.where_(name, page_no, &req));
+                let who = match &e {
+                    HttpError::Denied(_) => {
+                        format!("component `{}` asked for ", ctx.source.component.name())
+                    }
+                    _ => String::new(),
+                };
+                bail!("{}: {who}{e}{hint}", ctx.where_(name, page_no, &req));
             }
         };
         let status = resp.status;
@@ -663,7 +692,8 @@ async fn extract(
             body: resp.body,
             url: ctx.source.http.redact_url(&req.url),
         };
-        let page = match inst.next(&ext, &response).await? {
+        let next = inst.next(&ext, &response).await;
+        let page = match next.with_context(|| ctx.where_(name, page_no, &req))? {
             Ok(p) => p,
             Err(e) => {
                 let transient =
@@ -690,11 +720,22 @@ async fn extract(
                 }
                 if !(200..300).contains(&status) && !e.message.contains(&status.to_string()) {
                     msg.push_str(&format!(" [HTTP {status}: {}]", excerpt(&response.body)));
+                } else if let Some((_, kind)) =
+                    response.headers.iter().find(|(k, _)| k == "content-type")
+                    && e.kind == wit::ErrorKind::BadResponse
+                {
+                    // An HTML or XML page under a 200 is a proxy or a login
+                    // page, not the API: the content type says so at once.
+                    msg.push_str(&format!(" [HTTP {status}, content-type `{kind}`]"));
                 }
                 bail!("{msg}");
             }
         };
         bad_body_retries = 0;
+        let component = ctx.source.component.name();
+        ctx.page_limits
+            .check_page(component, &page.records)
+            .with_context(|| ctx.where_(name, page_no, &req))?;
         let records = materialize(&page.records, &response.body).with_context(|| {
             format!(
                 "{}: component `{}`",
@@ -702,6 +743,9 @@ async fn extract(
                 ctx.source.component.name()
             )
         })?;
+        ctx.page_limits
+            .check_records(component, records.len())
+            .with_context(|| ctx.where_(name, page_no, &req))?;
         let count = records.len() as u64;
         if let Some(c) = collect.as_deref_mut() {
             c.extend(records.iter().cloned());
@@ -770,10 +814,12 @@ pub fn materialize(records: &wit::Records, body: &[u8]) -> Result<Vec<Value>> {
                         body.len()
                     );
                 }
-                let value: Value = serde_json::from_slice(&body[start..end]).map_err(|e| {
+                let text = &body[start..end];
+                let value: Value = serde_json::from_slice(text).map_err(|e| {
                     anyhow!(
-                        "record {} (bytes {start}..{end}) is not one JSON value: {e}",
-                        i + 1
+                        "record {} (bytes {start}..{end}) is not one JSON value: {}",
+                        i + 1,
+                        json_error(&e, text)
                     )
                 })?;
                 out.push(value);
@@ -786,6 +832,20 @@ pub fn materialize(records: &wit::Records, body: &[u8]) -> Result<Vec<Value>> {
             Err(e) => bail!("records are not valid JSON: {e}"),
         },
     }
+}
+
+/// What is wrong with a record serde_json refused, in the user's terms.
+fn json_error(e: &serde_json::Error, text: &[u8]) -> String {
+    if let Err(utf8) = std::str::from_utf8(text) {
+        return format!(
+            "it is not valid UTF-8 (at byte {} of the record)",
+            utf8.valid_up_to()
+        );
+    }
+    if e.to_string().starts_with("recursion limit exceeded") {
+        return format!("it is nested more than 128 levels deep ({e})");
+    }
+    e.to_string()
 }
 
 /// One page of a dry run, for `extract check`.
@@ -833,6 +893,8 @@ pub async fn check(source: Source, opts: &RunOptions) -> Result<Vec<CheckReport>
         progress: Progress::hidden(),
         permits: Semaphore::new(1),
         max_pages: 1,
+        page_limits: opts.page_limits.clone(),
+        requests: Mutex::default(),
     };
     let mut first_records: HashMap<String, Value> = HashMap::new();
     let mut out = Vec::new();

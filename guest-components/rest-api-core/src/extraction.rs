@@ -476,6 +476,14 @@ impl State {
                 excerpt(&body)
             ))
         })?;
+        if doc.is_none() && response.status != 204 {
+            // A proxy or an overloaded API can answer 200 with nothing;
+            // taking that as "no records" would end the extraction early.
+            return Err(ConnectorError::bad_response(format!(
+                "the response to {url} has an empty body (HTTP {}); expected JSON",
+                response.status
+            )));
+        }
         let (records, top) = match &doc {
             None => (Vec::new(), Vec::new()),
             Some(doc) => {

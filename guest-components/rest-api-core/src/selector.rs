@@ -280,6 +280,11 @@ struct Match {
     elements: Option<Vec<Range<usize>>>,
 }
 
+/// How deep the walk may go into a body: deeper than any real API nests
+/// its records, shallow enough for the component's stack and memory. The
+/// host's JSON parser has the same limit.
+const MAX_WALK_DEPTH: usize = 128;
+
 struct Walk<'b> {
     b: &'b [u8],
     matches: Vec<Match>,
@@ -299,6 +304,14 @@ impl Walk<'_> {
         top: Option<&mut Vec<Member>>,
     ) -> Result<usize, ScanError> {
         let b = self.b;
+        // Wrapper arrays (a key applied to an array) nest the walk without
+        // consuming the path; a hostile body could nest them without end.
+        if at.len() > MAX_WALK_DEPTH {
+            return Err(ScanError {
+                offset: i,
+                what: "JSON nested more than 128 levels deep",
+            });
+        }
         let kind = Kind::at(b, i);
         let Some(seg) = path.first() else {
             // The end of the path: this value is a match.
@@ -696,6 +709,19 @@ mod tests {
             run(r#"{"ids": [1, "b", true]}"#, json!("ids")).expect("ok"),
             vec!["1", "\"b\"", "true"]
         );
+    }
+
+    #[test]
+    fn deeply_nested_wrapper_arrays_are_an_error_not_a_crash() {
+        let depth = 100_000;
+        let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let b = body.as_bytes();
+        let doc = json::document(b).unwrap().unwrap();
+        let path = parse_path("data").unwrap();
+        match select(b, doc, &path, "data") {
+            Err(SelectError::Scan(e)) => assert!(e.what.contains("128 levels"), "{e}"),
+            other => panic!("expected a depth error, got {other:?}"),
+        }
     }
 
     #[test]

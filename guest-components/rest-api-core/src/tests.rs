@@ -470,6 +470,17 @@ fn unauthorized_says_credentials_were_rejected() {
 }
 
 #[test]
+fn empty_200_body_is_a_bad_response_but_204_holds_no_records() {
+    let (mut x, _) = start(&seed("younium"), "account", None);
+    let e = x.next(ok("  ")).expect_err("empty");
+    assert_eq!(e.kind, ErrorKind::BadResponse);
+    assert!(e.message.contains("empty body"), "{}", e.message);
+    let (mut x, _) = start(&seed("chargify"), "customers", None);
+    let page = x.next(response(204, "", &[])).expect("204 is no content");
+    assert_eq!(records(&page, ""), Vec::<Value>::new());
+}
+
+#[test]
 fn html_body_is_a_bad_response() {
     let (mut x, _) = start(&seed("younium"), "account", None);
     let e = x

@@ -13,7 +13,7 @@ mod cache;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow, bail};
 use wasmtime::component::{HasSelf, Linker, ResourceAny};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -264,13 +264,21 @@ impl LoadedComponent {
             ),
             None => doing.to_string(),
         };
+        // What the component printed (a panic message), on one line, minus
+        // the standard library's hint about backtraces.
         let printed = String::from_utf8_lossy(&store.data().stderr.contents())
-            .trim()
-            .to_string();
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        // The trap itself, without wasmtime's multi-line wasm backtrace.
+        let cause = err.root_cause().to_string();
+        let cause = cause.lines().next().unwrap_or_default().trim();
         let detail = if printed.is_empty() {
-            format!("{err:#}")
+            cause.to_string()
         } else {
-            format!("{err:#}; it printed: {printed}")
+            format!("{cause}; it printed: {printed}")
         };
         anyhow!(ComponentFault {
             component: self.name.clone(),
@@ -368,6 +376,75 @@ impl Instance {
                 self.component
                     .fault(&self.store, "failed to drop the extraction", e)
             })
+    }
+}
+
+/// Caps on what one extraction may ask for and hand back, checked by the
+/// sync as each page crosses the boundary. They bound the host memory a
+/// component can make the host spend (records are materialized and
+/// normalized on the host) and stop a paginator that never ends.
+#[derive(Debug, Clone)]
+pub struct PageLimits {
+    /// Records in one page (`--max-records-per-page`).
+    pub max_records: usize,
+    /// Bytes of records a component serializes itself in one page
+    /// (`records::json-array`), `--max-body-mib`; span records are bounded
+    /// by the response body, which has the same cap.
+    pub max_bytes: usize,
+    /// Requests one resource may plan, all its partitions together
+    /// (`--max-requests`); the host's own retries do not count.
+    pub max_requests: u64,
+}
+
+impl Default for PageLimits {
+    fn default() -> Self {
+        Self {
+            max_records: 100_000,
+            max_bytes: crate::http::DEFAULT_MAX_BODY_BYTES,
+            max_requests: 100_000,
+        }
+    }
+}
+
+impl PageLimits {
+    /// Check a page the component returned, before the host parses its
+    /// records: its size, and the record count of span pages.
+    pub fn check_page(&self, component: &str, records: &wit::Records) -> Result<()> {
+        match records {
+            wit::Records::Spans(spans) => self.check_records(component, spans.len()),
+            wit::Records::JsonArray(text) if text.len() > self.max_bytes => bail!(
+                "component `{component}` returned {} bytes of records in one page, over the \
+                 limit of {} bytes (raise it with --max-body-mib)",
+                text.len(),
+                self.max_bytes
+            ),
+            wit::Records::JsonArray(_) => Ok(()),
+        }
+    }
+
+    /// Check the number of records of one page.
+    pub fn check_records(&self, component: &str, count: usize) -> Result<()> {
+        if count > self.max_records {
+            bail!(
+                "component `{component}` returned {count} records in one page, over the limit \
+                 of {} (raise it with --max-records-per-page)",
+                self.max_records
+            );
+        }
+        Ok(())
+    }
+
+    /// Check that a resource that has already sent `sent` requests may send
+    /// one more.
+    pub fn check_request(&self, component: &str, sent: u64) -> Result<()> {
+        if sent >= self.max_requests {
+            bail!(
+                "component `{component}` asked for more than {} requests for this resource \
+                 (raise the limit with --max-requests)",
+                self.max_requests
+            );
+        }
+        Ok(())
     }
 }
 
