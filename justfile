@@ -48,13 +48,11 @@ test: setup lint
 
 # Property tests ("fuzz targets", proptest) with many cases; `cargo test`
 # runs the same ones with 64 cases. Host: config parser, secret placement,
-# egress policy, redactor (every test in a `fuzz` module). Guest: config
+# egress policy, redactor, normalizer and coercions (every test in a `fuzz` module). Guest: config
 # parser and data selector (rest-api-core/tests/fuzz.rs).
 fuzz cases="5000": setup
     PROPTEST_CASES={{cases}} cargo test --release -p extract --lib fuzz
     cd guest-components && PROPTEST_CASES={{cases}} cargo test --target-dir {{EXTRACT_GUEST_TARGET_DIR}} -p rest-api-core --test fuzz
-    # Normalizer: its property tests go here (a `fuzz` module under
-    # host/src/storage is already picked up by the first line).
 
 # cargo fmt --check and clippy -D warnings on host and guest code.
 lint: setup

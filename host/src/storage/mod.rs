@@ -835,12 +835,26 @@ impl Db {
 
     /// Commit pending rows, checkpoints and state in one transaction.
     fn flush(&mut self, resource: &str) -> Result<()> {
+        self.commit(resource, false)
+    }
+
+    /// Commit pending rows, checkpoints and state in one transaction; with
+    /// `complete`, also the resource's completion (replace swap, done mark)
+    /// in the same transaction, so a crash never separates them.
+    fn commit(&mut self, resource: &str, complete: bool) -> Result<()> {
         let mut state = self
             .resources
             .remove(resource)
             .ok_or_else(|| anyhow!("unknown resource `{resource}`"))?;
         self.conn.execute_batch("BEGIN TRANSACTION")?;
-        let result = self.flush_inner(&mut state);
+        let mut result = self.flush_inner(&mut state);
+        if complete && result.is_ok() {
+            let sql = self.completion_sql(&state);
+            result = self
+                .conn
+                .execute_batch(&sql)
+                .with_context(|| format!("finishing resource `{resource}`"));
+        }
         let result = match result {
             Ok(()) => self
                 .conn
@@ -1146,15 +1160,15 @@ impl Db {
         if !self.resources.contains_key(resource) {
             return Ok(());
         }
-        self.flush(resource)?;
-        let state = self
-            .resources
-            .remove(resource)
-            .ok_or_else(|| anyhow!("unknown resource `{resource}`"))?;
-        if !completed {
-            return Ok(());
-        }
-        let mut sql = String::from("BEGIN TRANSACTION;");
+        let result = self.commit(resource, completed);
+        self.resources.remove(resource);
+        result
+    }
+
+    /// The statements that complete a resource: swap replaced tables in,
+    /// mark the resource done for this run.
+    fn completion_sql(&self, state: &ResourceState) -> String {
+        let mut sql = String::new();
         if state.spec.disposition == Disposition::Replace {
             for t in &state.tables {
                 let target = self.target(&t.name);
@@ -1165,7 +1179,7 @@ impl Db {
                     sql.push_str(&format!(
                         "DELETE FROM {target}; INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging}; DROP TABLE {staging};"
                     ));
-                } else if t.exists {
+                } else if t.exists || !t.columns.is_empty() {
                     // No rows for this table in this run: replaced by nothing.
                     sql.push_str(&format!("DELETE FROM {target};"));
                 }
@@ -1175,15 +1189,10 @@ impl Db {
         let r = literal(&state.spec.resource);
         sql.push_str(&format!(
             "DELETE FROM {cp} WHERE resource = {r};
-             INSERT INTO {cp} (resource, partition_key, checkpoint, load_id, updated_at, done) VALUES ({r}, '', NULL, {}, now(), true);
-             COMMIT;",
+             INSERT INTO {cp} (resource, partition_key, checkpoint, load_id, updated_at, done) VALUES ({r}, '', NULL, {}, now(), true);",
             literal(&self.load_id)
         ));
-        if let Err(e) = self.conn.execute_batch(&sql) {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            return Err(anyhow!(e).context(format!("finishing resource `{resource}`")));
-        }
-        Ok(())
+        sql
     }
 
     fn complete(&mut self, success: bool) -> Result<()> {

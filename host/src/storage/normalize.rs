@@ -489,3 +489,100 @@ mod tests {
         );
     }
 }
+
+/// Property tests ("fuzz targets") of the normalizer and the type system:
+/// any record normalizes without panicking into rows whose names are valid
+/// snake_case identifiers, whose child rows point at rows of the same
+/// record, and whose values all find a column. `just fuzz` runs them with
+/// many cases.
+#[cfg(test)]
+mod fuzz {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::storage::types::DataType;
+    use proptest::prelude::*;
+
+    fn config() -> ProptestConfig {
+        let mut c = ProptestConfig::default();
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            c.cases = 64;
+        }
+        c.failure_persistence = None;
+        c
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| serde_json::json!(f)),
+            "\\PC{0,12}".prop_map(Value::from),
+            Just(Value::from("2024-01-01T10:00:00Z")),
+        ];
+        let key = prop_oneof!["\\PC{0,10}", "[a-zA-Z_]{1,6}", Just("__".to_string())];
+        leaf.prop_recursive(6, 96, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+                prop::collection::vec((key.clone(), inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn valid_name(n: &str) -> bool {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_numeric())
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_record_normalizes_into_linked_rows(record in json_value(), nesting in 0u32..4, root_id: bool) {
+            let mut n = Normalizer::new(NormConfig {
+                root_table: "t".into(),
+                max_nesting: if nesting == 3 { DEFAULT_MAX_NESTING } else { nesting },
+                root_id,
+            });
+            let mut rows = Vec::new();
+            n.normalize(&record, &Arc::from("1.0"), &mut rows);
+            prop_assert!(!rows.is_empty());
+            prop_assert_eq!(&*rows[0].table, "t");
+            let mut ids = HashSet::new();
+            for row in &rows {
+                prop_assert!(row.table.split("__").all(valid_name), "table {}", row.table);
+                for (name, cell) in &row.cells {
+                    prop_assert!(name.split("__").all(valid_name), "column {}", name);
+                    // Every value finds a column: its inferred type accepts it.
+                    if let Some(ty) = cell.inferred_type() {
+                        prop_assert!(cell.clone().coerce(ty).is_some(), "{:?} into {:?}", cell, ty);
+                    }
+                }
+                let get = |c: &str| row.cells.iter().find(|(n, _)| &**n == c).map(|(_, v)| v.clone());
+                if let Some(Cell::Text(parent)) = get(C_PARENT_ID) {
+                    prop_assert!(ids.contains(&parent), "child row before its parent");
+                }
+                match get(C_ID) {
+                    Some(Cell::Text(id)) => { ids.insert(id); }
+                    other => prop_assert!(false, "no _dlt_id: {:?}", other),
+                }
+            }
+        }
+
+        #[test]
+        fn coercion_never_panics_and_never_makes_null(value in json_value()) {
+            let cell = super::leaf(&value);
+            for ty in [DataType::Bool, DataType::BigInt, DataType::Wei, DataType::Double, DataType::Text, DataType::Timestamp, DataType::Json] {
+                if let Some(c) = cell.clone().coerce(ty) {
+                    prop_assert!(c != Cell::Null || cell == Cell::Null);
+                }
+            }
+        }
+    }
+}
