@@ -306,14 +306,7 @@ mod fuzz {
     use super::*;
     use proptest::prelude::*;
 
-    fn config() -> ProptestConfig {
-        let mut c = ProptestConfig::default();
-        if std::env::var_os("PROPTEST_CASES").is_none() {
-            c.cases = 64;
-        }
-        c.failure_persistence = None;
-        c
-    }
+    use crate::fuzz_support::config;
 
     proptest! {
         #![proptest_config(config())]

@@ -405,9 +405,9 @@ impl Table {
                 }
                 Some(&i) => {
                     let ty = self.columns[i].1;
-                    match cell.clone().coerce(ty) {
-                        Some(c) => (i, c),
-                        None => {
+                    match cell.coerce_or_keep(ty) {
+                        Ok(c) => (i, c),
+                        Err(cell) => {
                             let variant = format!("{name}__v_{}", source.name());
                             match self.index.get(&variant) {
                                 Some(&v) => {

@@ -503,14 +503,7 @@ mod fuzz {
     use crate::storage::types::DataType;
     use proptest::prelude::*;
 
-    fn config() -> ProptestConfig {
-        let mut c = ProptestConfig::default();
-        if std::env::var_os("PROPTEST_CASES").is_none() {
-            c.cases = 64;
-        }
-        c.failure_persistence = None;
-        c
-    }
+    use crate::fuzz_support::config;
 
     fn json_value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![

@@ -114,43 +114,57 @@ impl Cell {
     /// `None` when dlt would not coerce (the value then goes to a variant
     /// column). A value never becomes null.
     pub fn coerce(self, to: DataType) -> Option<Cell> {
-        use DataType as T;
-        let from = self.source_type()?;
-        if from == to {
-            return Some(self);
+        self.coerce_or_keep(to).ok()
+    }
+
+    /// [`Cell::coerce`], giving the value back when it does not coerce, so
+    /// the caller can try a variant column without having cloned it.
+    pub fn coerce_or_keep(self, to: DataType) -> Result<Cell, Cell> {
+        match self.source_type() {
+            None => return Err(self),
+            Some(from) if from == to => return Ok(self),
+            _ => {}
         }
+        match self {
+            Cell::Json(s) if to == DataType::Text => Ok(Cell::Text(s)),
+            other => other.convert(to).ok_or(other),
+        }
+    }
+
+    /// The conversions that make a new value (dlt's coercion table).
+    fn convert(&self, to: DataType) -> Option<Cell> {
+        use DataType as T;
         Some(match (to, self) {
-            (T::Text, Cell::Json(s)) => Cell::Text(s),
             (T::Text, Cell::BigInt(i)) => Cell::Text(i.to_string()),
             (T::Text, Cell::Wei(i)) => Cell::Text(i.to_string()),
-            (T::Text, Cell::Double(d)) => Cell::Text(python_float_repr(d)),
-            (T::Text, Cell::Bool(b)) => Cell::Text(if b { "True" } else { "False" }.into()),
-            (T::Text, Cell::Timestamp(us)) => Cell::Text(format_timestamp(us)),
-            (T::BigInt, Cell::Text(s)) => Cell::BigInt(parse_python_int(&s)?),
-            (T::BigInt, Cell::Wei(i)) => Cell::BigInt(i64::try_from(i).ok()?),
-            (T::BigInt, Cell::Double(d)) => Cell::BigInt(integral_f64(d)?),
-            (T::Double, Cell::Text(s)) => Cell::Double(parse_python_float(&s)?),
-            (T::Double, Cell::BigInt(i)) => Cell::Double(i as f64),
-            (T::Double, Cell::Wei(i)) => Cell::Double(i as f64),
-            (T::Wei, Cell::Text(s)) => Cell::Wei(parse_python_int_wide(&s)?),
-            (T::Wei, Cell::BigInt(i)) => Cell::Wei(i128::from(i)),
+            (T::Text, Cell::Double(d)) => Cell::Text(python_float_repr(*d)),
+            (T::Text, Cell::Bool(b)) => Cell::Text(if *b { "True" } else { "False" }.into()),
+            (T::Text, Cell::Timestamp(us)) => Cell::Text(format_timestamp(*us)),
+            (T::BigInt, Cell::Text(s)) => Cell::BigInt(parse_python_int(s)?),
+            (T::BigInt, Cell::Wei(i)) => Cell::BigInt(i64::try_from(*i).ok()?),
+            (T::BigInt, Cell::Double(d)) => Cell::BigInt(integral_f64(*d)?),
+            (T::Double, Cell::Text(s)) => Cell::Double(parse_python_float(s)?),
+            (T::Double, Cell::BigInt(i)) => Cell::Double(*i as f64),
+            (T::Double, Cell::Wei(i)) => Cell::Double(*i as f64),
+            (T::Wei, Cell::Text(s)) => Cell::Wei(parse_python_int_wide(s)?),
+            (T::Wei, Cell::BigInt(i)) => Cell::Wei(i128::from(*i)),
             (T::Wei, Cell::Double(d)) => Cell::Wei(if d.fract() == 0.0 && d.abs() < 1.7e38 {
-                d as i128
+                *d as i128
             } else {
                 return None;
             }),
-            (T::Bool, Cell::Text(s)) => Cell::Bool(str2bool(&s)?),
-            (T::Bool, Cell::BigInt(i)) => Cell::Bool(i != 0),
-            (T::Bool, Cell::Wei(i)) => Cell::Bool(i != 0),
-            (T::Bool, Cell::Double(d)) => Cell::Bool(d != 0.0),
+            (T::Bool, Cell::Text(s)) => Cell::Bool(str2bool(s)?),
+            (T::Bool, Cell::BigInt(i)) => Cell::Bool(*i != 0),
+            (T::Bool, Cell::Wei(i)) => Cell::Bool(*i != 0),
+            (T::Bool, Cell::Double(d)) => Cell::Bool(*d != 0.0),
             (T::Json, Cell::Text(s)) => {
-                let v: serde_json::Value = serde_json::from_str(&s).ok()?;
+                let v: serde_json::Value = serde_json::from_str(s).ok()?;
                 Cell::Json(v.to_string())
             }
-            (T::Timestamp, Cell::Text(s)) => Cell::Timestamp(parse_iso_datetime(&s)?),
+            (T::Timestamp, Cell::Text(s)) => Cell::Timestamp(parse_iso_datetime(s)?),
             (T::Timestamp, Cell::BigInt(i)) => Cell::Timestamp(i.checked_mul(1_000_000)?),
             (T::Timestamp, Cell::Double(d)) => {
-                let us = (d * 1e6).round();
+                let us = (*d * 1e6).round();
                 if !us.is_finite() || us.abs() > 9.2e18 {
                     return None;
                 }
