@@ -195,27 +195,21 @@ fn check_linkage(db: &Path, dumps: &BTreeMap<String, TableDump>) {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        let orphans: i64 = conn
-            .query_row(
-                &format!(
-                    r#"SELECT count(*) FROM golden."{t}" c WHERE NOT EXISTS (SELECT 1 FROM golden."{parent}" p WHERE p._dlt_id = c._dlt_parent_id)"#
-                ),
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(orphans, 0, "{t}: rows whose parent is not in {parent}");
+        let mut links = vec![("_dlt_parent_id", parent)];
         if has("_dlt_root_id") {
+            links.push(("_dlt_root_id", root));
+        }
+        for (column, target) in links {
             let orphans: i64 = conn
                 .query_row(
                     &format!(
-                        r#"SELECT count(*) FROM golden."{t}" c WHERE NOT EXISTS (SELECT 1 FROM golden."{root}" p WHERE p._dlt_id = c._dlt_root_id)"#
+                        r#"SELECT count(*) FROM golden."{t}" c WHERE NOT EXISTS (SELECT 1 FROM golden."{target}" p WHERE p._dlt_id = c.{column})"#
                     ),
                     [],
                     |r| r.get(0),
                 )
                 .unwrap();
-            assert_eq!(orphans, 0, "{t}: rows whose root is not in {root}");
+            assert_eq!(orphans, 0, "{t}: rows whose {column} is not in {target}");
         }
     }
 }

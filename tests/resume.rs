@@ -245,9 +245,10 @@ async fn kill_and_resume(
     let mut rng = Rng(0x5eed_1234_abcd_0001 ^ (seed << 32));
     let mut kills = 0;
     let mut completed = false;
-    for _ in 0..8 {
-        // Early enough that a resumed run, with less left to do, still dies.
-        let delay = Duration::from_millis(30 + rng.below(full.as_millis() as u64 * 2 / 5));
+    for _ in 0..12 {
+        // Early enough that a resumed run, with less left to do, still dies
+        // (each run also pays its start-up first); the final run finishes.
+        let delay = Duration::from_millis(30 + rng.below(full.as_millis() as u64 / 4));
         let args = run_args(&cfg, &db);
         let finished = tokio::task::spawn_blocking(move || {
             let mut child = std::process::Command::new(common::EXTRACT)
