@@ -33,9 +33,16 @@ enum Command {
         /// The DuckDB file to load into (default: `<source name>.duckdb`).
         #[arg(long)]
         db: Option<PathBuf>,
-        /// Extractions in flight at once.
-        #[arg(long, default_value_t = 4)]
+        /// Extractions in flight at once (resources and child partitions).
+        #[arg(long, default_value_t = sync::DEFAULT_CONCURRENCY)]
         concurrency: usize,
+        /// Requests in flight at once to one host, across all extractions.
+        #[arg(long, default_value_t = sync::DEFAULT_PER_HOST_CONCURRENCY)]
+        per_host_concurrency: usize,
+        /// Pages one extraction fetches ahead when its paginator knows
+        /// them (page numbers or offsets with a known total); 0: none.
+        #[arg(long, default_value_t = sync::DEFAULT_PREFETCH_PAGES)]
+        prefetch_pages: usize,
     },
     /// Validate the config and dry-run one page per resource.
     Check {
@@ -123,7 +130,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             source,
             db,
             concurrency,
-        } => run(source, db, concurrency).await,
+            per_host_concurrency,
+            prefetch_pages,
+        } => {
+            let mut opts = options(&source, concurrency)?;
+            opts.per_host_concurrency = per_host_concurrency;
+            opts.prefetch_pages = prefetch_pages;
+            run(source, db, opts).await
+        }
         Command::Check { source } => check(source).await,
         Command::Inspect { wasm, config } => inspect(&wasm, config.as_deref()).await,
     }
@@ -210,11 +224,10 @@ fn options(args: &SourceArgs, concurrency: usize) -> Result<RunOptions> {
     })
 }
 
-async fn run(args: SourceArgs, db: Option<PathBuf>, concurrency: usize) -> Result<ExitCode> {
+async fn run(args: SourceArgs, db: Option<PathBuf>, opts: RunOptions) -> Result<ExitCode> {
     let rt = runtime(&args)?;
     let (input, name) = source_input(&rt, &args)?;
     let secrets = Secrets::load(args.secrets.as_deref())?;
-    let opts = options(&args, concurrency)?;
     let source = sync::prepare(input, &secrets, &opts).await?;
     let schema = if source.info.name.is_empty() || source.info.name == "rest_api" {
         name
