@@ -120,10 +120,12 @@ pub fn run(
     std::fs::create_dir_all(&dir)?;
     let script = dir.join("pipeline.py");
     std::fs::write(&script, SCRIPT)?;
+    // Not `bench.duckdb`: a file named like the dataset makes DuckDB's
+    // catalog and schema names ambiguous.
     let mut cmd = Command::new(python);
     cmd.arg(&script)
         .arg(base_url.trim_end_matches('/'))
-        .arg(dir.join("bench.duckdb"))
+        .arg(dir.join("dlt.duckdb"))
         .arg(dir.join("pipelines"))
         .arg(format)
         .arg(per_page.to_string())

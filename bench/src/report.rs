@@ -429,7 +429,7 @@ pub fn markdown(r: &Results, date: &str, load_before: &str, load_after: &str) ->
     for d in [&r.dlt_parquet, &r.dlt_default].into_iter().flatten() {
         let _ = writeln!(
             md,
-            "{{venv}}/bin/python pipeline.py BASE_URL bench.duckdb pipelines {} {} MAX_PAGE",
+            "{{venv}}/bin/python pipeline.py BASE_URL dlt.duckdb pipelines {} {} MAX_PAGE",
             d.format, o.per_page
         );
     }
