@@ -22,7 +22,8 @@ from dlt.sources.rest_api import rest_api_source
 base_url, db_path, pipelines_dir, file_format, per_page, max_page = sys.argv[1:7]
 paginator = {"type": "page_number", "page_param": "page", "base_page": 1, "total_path": "total_pages"}
 if int(max_page) > 0:
-    paginator["maximum_page"] = int(max_page)
+    # dlt stops before requesting `maximum_page` itself.
+    paginator["maximum_page"] = int(max_page) + 1
 source = rest_api_source({
     "client": {"base_url": base_url, "paginator": paginator},
     "resources": [{
