@@ -460,8 +460,9 @@ pub fn markdown(r: &Results, date: &str, load_before: &str, load_after: &str) ->
     let _ = writeln!(
         md,
         "- **Throughput**: `extract run` as a child process of the bench; wall time from spawn \
-         to exit, CPU seconds (user + system) and peak RSS from `wait4`, so they include \
-         process start-up, loading the cached component and opening DuckDB. The mock runs in \
+         to exit, CPU seconds (user + system) from `wait4`, peak RSS from the child's `VmHWM` \
+         (polled every 5 ms; `ru_maxrss` would report the bench's own size, which Linux \
+         carries over `exec`), so they include process start-up, loading the cached component and opening DuckDB. The mock runs in \
          the bench process and competes for the same cores (as it does for dlt). The rows \
          in the DuckDB file are counted afterwards and must equal the records served."
     );
@@ -469,9 +470,14 @@ pub fn markdown(r: &Results, date: &str, load_before: &str, load_after: &str) ->
         md,
         "- **dlt**: the same resource, paginator and data selector as a `rest_api_source` dict \
          (`bench/src/dlt.rs`), `pipeline.run(..., loader_file_format=\"parquet\")`, DuckDB \
-         destination; measured the same way. dlt unnests `line_items` and `tags` into child \
+         destination; measured the same way, on the first {} records of the same mock \
+         (`BENCH_DLT_RECORDS`): dlt's rate does not depend on the dataset size and at its \
+         speed a million records take many minutes; with its default loader files (insert \
+         statements) on {}. dlt unnests `line_items` and `tags` into child \
          tables, which extract's loader does not do yet (it stores them as JSON text columns); \
-         the row counts above show both."
+         the row counts above show both.",
+        thousands(o.dlt_records.min(o.records) as f64),
+        thousands(o.dlt_default_records.min(o.records) as f64),
     );
     let _ = writeln!(
         md,
