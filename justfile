@@ -66,3 +66,19 @@ lint: setup
 fmt:
     cargo fmt --all
     cd guest-components && cargo fmt --all
+
+# Benchmark extract against dlt's rest_api_source and the machine's limits on
+# a local mock API, print a table and write BENCHMARKS.md. Makes a throwaway
+# Python venv for dlt under $CARGO_TARGET_DIR/bench (reused later).
+# `just bench quick`: 20,000 records, report in $CARGO_TARGET_DIR/bench/.
+# BENCH_RECORDS=N sets the dataset size; BENCH_SKIP_DLT=1 skips dlt.
+bench mode="full": setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release -p extract -p extract-bench --bins
+    out=BENCHMARKS.md
+    if [ "{{mode}}" = quick ]; then
+        export BENCH_RECORDS="${BENCH_RECORDS:-20000}" BENCH_DLT_DEFAULT_RECORDS="${BENCH_DLT_DEFAULT_RECORDS:-5000}"
+        mkdir -p "$CARGO_TARGET_DIR/bench"; out="$CARGO_TARGET_DIR/bench/BENCHMARKS-quick.md"
+    fi
+    "{{bin}}/extract-bench" --out "$out"

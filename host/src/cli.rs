@@ -33,13 +33,20 @@ enum Command {
         /// The DuckDB file to load into (default: `<source name>.duckdb`).
         #[arg(long)]
         db: Option<PathBuf>,
-        /// Extractions in flight at once.
-        #[arg(long, default_value_t = 4)]
+        /// Extractions in flight at once (resources and child partitions).
+        #[arg(long, default_value_t = sync::DEFAULT_CONCURRENCY)]
         concurrency: usize,
         /// Commit a resource's rows, with its resume checkpoint, every N
         /// records (and at least every 5 seconds): what a crash can lose.
         #[arg(long, value_name = "N", default_value_t = 20_000)]
         commit_every: usize,
+        /// Requests in flight at once to one host, across all extractions.
+        #[arg(long, default_value_t = sync::DEFAULT_PER_HOST_CONCURRENCY)]
+        per_host_concurrency: usize,
+        /// Pages one extraction fetches ahead when its paginator knows
+        /// them (page numbers or offsets with a known total); 0: none.
+        #[arg(long, default_value_t = sync::DEFAULT_PREFETCH_PAGES)]
+        prefetch_pages: usize,
     },
     /// Validate the config and dry-run one page per resource.
     Check {
@@ -139,7 +146,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             db,
             concurrency,
             commit_every,
-        } => run(source, db, concurrency, commit_every).await,
+            per_host_concurrency,
+            prefetch_pages,
+        } => {
+            let mut opts = options(&source, concurrency)?;
+            opts.per_host_concurrency = per_host_concurrency;
+            opts.prefetch_pages = prefetch_pages;
+            run(source, db, opts, commit_every).await
+        }
         Command::Check { source } => check(source).await,
         Command::Inspect { wasm, config } => inspect(&wasm, config.as_deref()).await,
     }
@@ -235,13 +249,12 @@ fn options(args: &SourceArgs, concurrency: usize) -> Result<RunOptions> {
 async fn run(
     args: SourceArgs,
     db: Option<PathBuf>,
-    concurrency: usize,
+    opts: RunOptions,
     commit_every: usize,
 ) -> Result<ExitCode> {
     let rt = runtime(&args)?;
     let (input, name) = source_input(&rt, &args)?;
     let secrets = Secrets::load(args.secrets.as_deref())?;
-    let opts = options(&args, concurrency)?;
     let source = sync::prepare(input, &secrets, &opts).await?;
     let schema = if source.info.name.is_empty() || source.info.name == "rest_api" {
         name

@@ -4,22 +4,27 @@
 //!
 //! Independent resources run concurrently (bounded by `concurrency`); a
 //! child resource runs once its parent has completed, one extraction per
-//! parent record (partition).
+//! parent record (partition). Every request, whichever extraction sends
+//! it, takes one of a per-host number of slots (`per_host_concurrency`), so
+//! the API sees a bounded number of concurrent requests however many
+//! extractions run. Pages a paginator already knows (`page.prefetch`) are
+//! fetched ahead, a bounded window per extraction (`prefetch_pages`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use futures::StreamExt as _;
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use url::Url;
 
 use crate::auth::{Authenticator, excerpt};
 use crate::config::{ClientSpec, RetryPolicy};
 use crate::egress::{EgressPolicy, HostRule};
-use crate::http::{HttpClient, HttpError, HttpSettings, OutgoingRequest};
+use crate::http::{HttpClient, HttpError, HttpResponse, HttpSettings, OutgoingRequest};
 use crate::progress::Progress;
 use crate::runtime::{Instance, LoadedComponent, PageLimits, wit};
 use crate::secrets::Secrets;
@@ -43,8 +48,16 @@ pub struct SourceInput {
 pub struct RunOptions {
     /// Only these resources (and the parents they need), if given.
     pub resources: Option<Vec<String>>,
-    /// Extractions in flight at once.
+    /// Extractions in flight at once (each holds one component instance).
     pub concurrency: usize,
+    /// Requests in flight at once to one host (and port), across all
+    /// extractions and prefetches.
+    pub per_host_concurrency: usize,
+    /// Pages one extraction may fetch ahead of the one its component is
+    /// working on, when the component lists them (`page.prefetch`); 0
+    /// turns prefetch off. Bounds memory: at most this many extra response
+    /// bodies per extraction.
+    pub prefetch_pages: usize,
     /// Extra hosts the operator allows.
     pub allow_hosts: Vec<HostRule>,
     /// HTTP settings.
@@ -59,7 +72,9 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             resources: None,
-            concurrency: 4,
+            concurrency: DEFAULT_CONCURRENCY,
+            per_host_concurrency: DEFAULT_PER_HOST_CONCURRENCY,
+            prefetch_pages: DEFAULT_PREFETCH_PAGES,
             allow_hosts: Vec::new(),
             http: HttpSettings::default(),
             max_pages: 1_000_000,
@@ -67,6 +82,19 @@ impl Default for RunOptions {
         }
     }
 }
+
+/// Default extractions in flight. An extraction waiting on the API holds
+/// little (an instance of a few MB and a page), and the per-host limit is
+/// what the API sees, so this is set above it: child partitions, each a
+/// short extraction, then keep every host slot busy.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Default requests in flight per host: enough to hide a slow API's
+/// latency, few enough to stay under common API rate limits.
+pub const DEFAULT_PER_HOST_CONCURRENCY: usize = 8;
+
+/// Default pages fetched ahead per extraction.
+pub const DEFAULT_PREFETCH_PAGES: usize = 4;
 
 /// A source ready to run: described, its client and auth resolved.
 pub struct Source {
@@ -203,10 +231,100 @@ struct Ctx {
     plans: HashMap<String, Plan>,
     progress: Progress,
     permits: Semaphore,
+    concurrency: usize,
+    hosts: HostSlots,
+    prefetch_pages: usize,
     max_pages: u64,
     page_limits: PageLimits,
     /// Requests planned so far, per resource (all partitions together).
     requests: Mutex<HashMap<String, u64>>,
+}
+
+/// Per-host request slots: at most `limit` requests in flight to one host
+/// and port at a time, across every extraction of the run.
+struct HostSlots {
+    limit: usize,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl HostSlots {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            hosts: Mutex::default(),
+        }
+    }
+
+    /// The slots of `url`'s host and port.
+    fn of(&self, url: &Url) -> Arc<Semaphore> {
+        let key = format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default()
+        );
+        self.hosts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.limit)))
+            .clone()
+    }
+}
+
+/// Send `req` once a slot of its host is free (retries included: a retry
+/// keeps its slot, so backing off also lowers the load on the API).
+async fn send_in_slot(
+    http: HttpClient,
+    auth: Arc<Authenticator>,
+    retry: RetryPolicy,
+    slots: Arc<Semaphore>,
+    req: OutgoingRequest,
+) -> Result<HttpResponse, HttpError> {
+    let _slot = slots
+        .acquire_owned()
+        .await
+        .map_err(|_| HttpError::Invalid("the run is shutting down".into()))?;
+    http.send(&req, &auth, &retry).await
+}
+
+/// Requests sent ahead of time for one extraction, in the order the
+/// component listed them. Dropping it cancels what is still in flight.
+#[derive(Default)]
+struct Prefetched {
+    queue: VecDeque<(
+        OutgoingRequest,
+        tokio::task::JoinHandle<Result<HttpResponse, HttpError>>,
+    )>,
+}
+
+impl Prefetched {
+    /// The prefetch of `req`, if it was sent ahead. Requests listed before
+    /// it were passed over and are cancelled; if `req` was not prefetched
+    /// at all the component changed course and every prefetch is dropped.
+    fn take(
+        &mut self,
+        req: &OutgoingRequest,
+    ) -> Option<tokio::task::JoinHandle<Result<HttpResponse, HttpError>>> {
+        while let Some((sent, handle)) = self.queue.pop_front() {
+            if &sent == req {
+                return Some(handle);
+            }
+            handle.abort();
+        }
+        None
+    }
+
+    fn contains(&self, req: &OutgoingRequest) -> bool {
+        self.queue.iter().any(|(r, _)| r == req)
+    }
+}
+
+impl Drop for Prefetched {
+    fn drop(&mut self) {
+        for (_, handle) in &self.queue {
+            handle.abort();
+        }
+    }
 }
 
 /// Decide which resources run, and whether they load.
@@ -309,6 +427,9 @@ pub async fn run(
         plans,
         progress,
         permits: Semaphore::new(opts.concurrency.max(1)),
+        concurrency: opts.concurrency.max(1),
+        hosts: HostSlots::new(opts.per_host_concurrency),
+        prefetch_pages: opts.prefetch_pages,
         max_pages: opts.max_pages,
         page_limits: opts.page_limits.clone(),
         requests: Mutex::default(),
@@ -323,6 +444,11 @@ pub async fn run(
         .for_each_concurrent(None, |name| {
             let ctx = ctx.clone();
             let reports = reports.clone();
+            // Not spawned: top-level resources share the caller's task, as
+            // before; children and partitions are spawned. Spawning these
+            // too ran a spinning and a memory-hogging test component in
+            // parallel, and under load the hog then hit its (wall-clock)
+            // call deadline before its memory cap (tests/e2e.rs).
             async move { run_tree(ctx, name, None, reports).await }
         })
         .await;
@@ -343,55 +469,69 @@ pub async fn run(
     Ok(RunReport { resources, load_id })
 }
 
-/// Run a resource (all its partitions), then its children.
+/// The partitions of a child resource: its parent's records as the parent
+/// extracts them, and, once the parent is done, whether it completed.
+struct Feed {
+    parent: String,
+    records: mpsc::UnboundedReceiver<Value>,
+    parent_failed: Arc<AtomicBool>,
+}
+
+/// Run a resource and, at the same time, its children: each child starts
+/// on the parent's first records instead of waiting for the parent to
+/// complete (a child of a failed parent fails too, after its partitions
+/// so far). The channel to a child is unbounded so that a parent never
+/// waits on its children (with `concurrency` 1 it could wait forever);
+/// it holds parent records only until the child takes them, never more
+/// than a complete parent would.
 fn run_tree(
     ctx: Arc<Ctx>,
     name: String,
-    partitions: Option<Vec<Value>>,
+    feed: Option<Feed>,
     reports: Arc<Mutex<BTreeMap<String, ResourceReport>>>,
 ) -> futures::future::BoxFuture<'static, ()> {
     Box::pin(async move {
         let plan = ctx.plans[&name].clone();
-        let collect = !plan.children.is_empty();
-        let (report, records) = run_resource(&ctx, &plan, partitions, collect).await;
-        let failed = report.error.is_some();
-        reports
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.clone(), report);
-        let records = Arc::new(records);
-        futures::stream::iter(plan.children.clone())
-            .for_each_concurrent(None, |child| {
-                let ctx = ctx.clone();
-                let reports = reports.clone();
-                let records = records.clone();
-                let name = name.clone();
-                async move {
-                    if failed {
-                        let report = ResourceReport {
-                            error: Some(format!("skipped: its parent resource `{name}` failed")),
-                            ..Default::default()
-                        };
-                        reports
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(child.clone(), report);
-                        return;
-                    }
-                    run_tree(ctx, child, Some((*records).clone()), reports).await;
-                }
-            })
-            .await;
+        let failed = Arc::new(AtomicBool::new(false));
+        let mut sinks = Vec::new();
+        let mut children = Vec::new();
+        for child in &plan.children {
+            let (tx, rx) = mpsc::unbounded_channel();
+            sinks.push(tx);
+            children.push(tokio::spawn(run_tree(
+                ctx.clone(),
+                child.clone(),
+                Some(Feed {
+                    parent: name.clone(),
+                    records: rx,
+                    parent_failed: failed.clone(),
+                }),
+                reports.clone(),
+            )));
+        }
+        let parent = async {
+            let report = run_resource(&ctx, &plan, feed, &sinks).await;
+            // Set before the senders drop: a child reads it after its
+            // channel closed.
+            failed.store(report.error.is_some(), Ordering::SeqCst);
+            drop(sinks);
+            reports
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.clone(), report);
+        };
+        futures::join!(parent, futures::future::join_all(children));
     })
 }
 
-/// Extract one resource: once, or once per parent record.
+/// Extract one resource: once, or once per parent record; each record
+/// also goes to `sinks` (the resource's children).
 async fn run_resource(
-    ctx: &Ctx,
+    ctx: &Arc<Ctx>,
     plan: &Plan,
-    partitions: Option<Vec<Value>>,
-    collect: bool,
-) -> (ResourceReport, Vec<Value>) {
+    feed: Option<Feed>,
+    sinks: &[mpsc::UnboundedSender<Value>],
+) -> ResourceReport {
     let started = Instant::now();
     let name = plan.info.name.clone();
     let bar = ctx.progress.resource(&name);
@@ -399,7 +539,6 @@ async fn run_resource(
         not_loaded: !plan.load,
         ..Default::default()
     };
-    let mut collected = Vec::new();
     let loader = ctx.loader.as_ref().filter(|_| plan.load);
     let resume = match loader {
         Some(l) => {
@@ -410,99 +549,116 @@ async fn run_resource(
                 primary_key: plan.info.primary_key.clone(),
                 disposition: disposition(plan.info.write_disposition),
                 max_nesting,
-                keep_records: collect,
+                keep_records: !plan.children.is_empty(),
             };
             match l.begin(spec).await {
                 Ok(r) => r,
                 Err(e) => {
                     report.error = Some(format!("{e:#}"));
                     bar.fail();
-                    return (report, collected);
+                    return report;
                 }
             }
         }
         None => Resume::default(),
     };
-    // Records the interrupted run loaded (kept for the children).
+    // Records the interrupted run loaded, kept for the children: they go
+    // to the children first, as if just extracted.
     let mut resume = resume;
-    collected = std::mem::take(&mut resume.records);
+    for record in std::mem::take(&mut resume.records) {
+        for sink in sinks {
+            let _ = sink.send(record.clone());
+        }
+    }
     // Completed by the interrupted run this run resumes: nothing to do.
     if resume.done {
         tracing::info!("resource `{name}`: already loaded by the interrupted run being resumed");
         report.not_loaded = true;
         report.elapsed = started.elapsed();
         bar.done();
-        return (report, collected);
+        return report;
     }
-    let result: Result<()> = match partitions {
+    let result: Result<()> = match feed {
         None => {
             if resume.checkpoint.is_some() {
                 tracing::info!(
                     "resource `{name}`: resuming from the checkpoint of an interrupted run"
                 );
             }
-            extract(
-                ctx,
-                plan,
-                None,
-                &resume,
-                loader,
-                &mut report,
-                collect.then_some(&mut collected),
-                &bar,
-            )
-            .await
+            extract(ctx, plan, None, &resume, loader, &mut report, sinks, &bar).await
         }
-        Some(parents) => {
-            // Partitions run concurrently, each in its own instance.
-            let results: Vec<(Result<()>, ResourceReport, Vec<Value>)> =
-                futures::stream::iter(parents)
-                    .map(|parent| {
-                        let bar = bar.clone();
-                        // Each partition resumes on its own; they share the
-                        // resource's incremental state.
-                        let key = partition_key(Some(&parent));
-                        let position = resume.partitions.get(&key).cloned().unwrap_or_default();
-                        let part_resume = Resume {
-                            checkpoint: position.checkpoint,
-                            state: resume.state.clone(),
-                            ..Resume::default()
-                        };
-                        // A completed partition is skipped (its records, if
-                        // children need them, were kept).
-                        async move {
-                            let mut r = ResourceReport::default();
-                            let mut c = Vec::new();
-                            if position.done {
-                                return (Ok(()), r, c);
-                            }
-                            let res = extract(
-                                ctx,
-                                plan,
-                                Some(&parent),
-                                &part_resume,
-                                loader,
-                                &mut r,
-                                collect.then_some(&mut c),
-                                &bar,
-                            )
-                            .await;
-                            (res, r, c)
+        Some(feed) => {
+            // Partitions run concurrently, each in its own instance, as
+            // the parent's records arrive.
+            let Feed {
+                parent,
+                records,
+                parent_failed,
+            } = feed;
+            let parents = futures::stream::unfold(records, |mut rx| async move {
+                rx.recv().await.map(|v| (v, rx))
+            });
+            // Each partition resumes on its own; they share the resource's
+            // incremental state.
+            let resume = Arc::new(resume);
+            let results = parents
+                .map(|record| {
+                    let key = partition_key(Some(&record));
+                    let position = resume.partitions.get(&key).cloned().unwrap_or_default();
+                    let part_resume = Resume {
+                        checkpoint: position.checkpoint,
+                        state: resume.state.clone(),
+                        ..Resume::default()
+                    };
+                    // Spawned, so that partitions run on every worker thread.
+                    let (ctx, plan, bar) = (ctx.clone(), plan.clone(), bar.clone());
+                    let loader = loader.cloned();
+                    let sinks = sinks.to_vec();
+                    let task = tokio::spawn(async move {
+                        let mut r = ResourceReport::default();
+                        // Completed by the interrupted run: skipped (its
+                        // records, if children need them, were kept).
+                        if position.done {
+                            return (Ok(()), r);
                         }
-                    })
-                    .buffered(ctx.permits.available_permits().max(1))
-                    .collect()
-                    .await;
+                        let res = extract(
+                            &ctx,
+                            &plan,
+                            Some(&record),
+                            &part_resume,
+                            loader.as_ref(),
+                            &mut r,
+                            &sinks,
+                            &bar,
+                        )
+                        .await;
+                        (res, r)
+                    });
+                    async move {
+                        task.await.unwrap_or_else(|e| {
+                            (
+                                Err(anyhow!("a partition's task failed: {e}")),
+                                ResourceReport::default(),
+                            )
+                        })
+                    }
+                })
+                .buffer_unordered(ctx.concurrency);
+            let mut results = std::pin::pin!(results);
             let mut first_err = None;
-            for (res, r, c) in results {
+            while let Some((res, r)) = results.next().await {
                 report.pages += r.pages;
                 report.records += r.records;
-                collected.extend(c);
                 if let Err(e) = res
                     && first_err.is_none()
                 {
                     first_err = Some(e);
                 }
+            }
+            if parent_failed.load(Ordering::SeqCst) && first_err.is_none() {
+                first_err = Some(anyhow!(
+                    "skipped the rest: its parent resource `{parent}` failed"
+                ));
             }
             first_err.map_or(Ok(()), Err)
         }
@@ -527,7 +683,7 @@ async fn run_resource(
     } else {
         bar.done();
     }
-    (report, collected)
+    report
 }
 
 /// Headers a component may not set: authentication is the host's job.
@@ -610,7 +766,7 @@ async fn extract(
     resume: &Resume,
     loader: Option<&Loader>,
     report: &mut ResourceReport,
-    mut collect: Option<&mut Vec<Value>>,
+    sinks: &[mpsc::UnboundedSender<Value>],
     bar: &crate::progress::ResourceBar,
 ) -> Result<()> {
     let _permit = ctx
@@ -637,6 +793,7 @@ async fn extract(
         .with_context(|| format!("resource `{name}`, page 1"))?
         .map_err(|e| anyhow!("resource `{name}`: {}", e.message))?;
     let mut previous: Option<OutgoingRequest> = None;
+    let mut ahead = Prefetched::default();
     let mut pending_ack = None;
     let mut page_no = 0u64;
     let mut bad_body_retries = 0;
@@ -657,16 +814,27 @@ async fn extract(
                 ctx.where_(name, page_no, &req)
             );
         }
-        if bad_body_retries == 0 {
-            ctx.count_request(name)
-                .with_context(|| ctx.where_(name, page_no, &req))?;
-        }
-        let resp = match ctx
-            .source
-            .http
-            .send(&req, &ctx.source.auth, &plan.retry)
-            .await
-        {
+        let sent = match ahead.take(&req) {
+            // Counted against `--max-requests` when it was sent ahead.
+            Some(handle) => handle
+                .await
+                .map_err(|e| anyhow!("a prefetch task failed: {e}"))?,
+            None => {
+                if bad_body_retries == 0 {
+                    ctx.count_request(name)
+                        .with_context(|| ctx.where_(name, page_no, &req))?;
+                }
+                send_in_slot(
+                    ctx.source.http.clone(),
+                    ctx.source.auth.clone(),
+                    plan.retry.clone(),
+                    ctx.hosts.of(&req.url),
+                    req.clone(),
+                )
+                .await
+            }
+        };
+        let resp = match sent {
             Ok(r) => r,
             Err(e) => {
                 let hint = match &e {
@@ -736,6 +904,16 @@ async fn extract(
         ctx.page_limits
             .check_page(component, &page.records)
             .with_context(|| ctx.where_(name, page_no, &req))?;
+        if let Some(next) = &page.next {
+            // The next request goes out now, while this page is parsed and
+            // loaded; then the pages the component knows follow it.
+            prefetch(
+                ctx,
+                plan,
+                &mut ahead,
+                std::iter::once(next).chain(&page.prefetch),
+            );
+        }
         let records = materialize(&page.records, &response.body).with_context(|| {
             format!(
                 "{}: component `{}`",
@@ -747,8 +925,12 @@ async fn extract(
             .check_records(component, records.len())
             .with_context(|| ctx.where_(name, page_no, &req))?;
         let count = records.len() as u64;
-        if let Some(c) = collect.as_deref_mut() {
-            c.extend(records.iter().cloned());
+        for sink in sinks {
+            for record in &records {
+                // A closed channel means the child stopped; its error is
+                // its own report.
+                let _ = sink.send(record.clone());
+            }
         }
         if let Some(ack) = pending_ack.take() {
             wait_ack(ack).await?;
@@ -785,6 +967,42 @@ async fn extract(
     }
     inst.finish(ext).await?;
     Ok(())
+}
+
+/// Send ahead the listed requests that are not in flight yet, up to the
+/// extraction's window (`prefetch_pages`; 0 sends nothing ahead).
+fn prefetch<'a>(
+    ctx: &Ctx,
+    plan: &Plan,
+    ahead: &mut Prefetched,
+    listed: impl IntoIterator<Item = &'a wit::Request>,
+) {
+    for planned in listed {
+        if ahead.queue.len() >= ctx.prefetch_pages {
+            break;
+        }
+        // A listed request that does not resolve is simply not prefetched;
+        // should the component plan it, the error surfaces then.
+        let Ok(req) = ctx.resolve(planned) else {
+            break;
+        };
+        if ahead.contains(&req) {
+            continue;
+        }
+        // Past `--max-requests` nothing more goes out ahead; should the
+        // component plan it, the limit's error surfaces then.
+        if ctx.count_request(&plan.info.name).is_err() {
+            break;
+        }
+        let handle = tokio::spawn(send_in_slot(
+            ctx.source.http.clone(),
+            ctx.source.auth.clone(),
+            plan.retry.clone(),
+            ctx.hosts.of(&req.url),
+            req.clone(),
+        ));
+        ahead.queue.push_back((req, handle));
+    }
 }
 
 async fn wait_ack(ack: tokio::sync::oneshot::Receiver<Result<()>>) -> Result<()> {
@@ -892,6 +1110,9 @@ pub async fn check(source: Source, opts: &RunOptions) -> Result<Vec<CheckReport>
         plans,
         progress: Progress::hidden(),
         permits: Semaphore::new(1),
+        concurrency: 1,
+        hosts: HostSlots::new(1),
+        prefetch_pages: 0,
         max_pages: 1,
         page_limits: opts.page_limits.clone(),
         requests: Mutex::default(),

@@ -413,7 +413,7 @@ impl State {
         let sent = self.sent.clone().ok_or_else(|| {
             ConnectorError::other("next was called before start; the host must call start first")
         })?;
-        let (records, step, state) = if self
+        let (records, step, lookahead, state) = if self
             .response_actions
             .iter()
             .any(|a| a.matches(response.status, &response.body))
@@ -423,13 +423,13 @@ impl State {
                 response.status,
                 sent.describe()
             );
-            (Records::none(), None, None)
+            (Records::none(), None, Vec::new(), None)
         } else {
             self.page(&sent, response)?
         };
-        let next = match step {
-            Some(plan) => Some(plan),
-            None => self.next_window(),
+        let (next, lookahead) = match step {
+            Some(plan) => (Some(plan), lookahead),
+            None => (self.next_window(), Vec::new()),
         };
         let Some(plan) = next else {
             return Ok(Page::last(records).with_state(state));
@@ -446,20 +446,27 @@ impl State {
         };
         let text = serde_json::to_string(&ck)
             .map_err(|e| ConnectorError::other(format!("could not write the checkpoint: {e}")))?;
+        let prefetch = lookahead
+            .iter()
+            .map(Plan::to_request)
+            .collect::<Result<Vec<_>, _>>()?;
         self.sent = Some(plan);
         Ok(Page::new(records)
             .with_next(request)
+            .with_prefetch(prefetch)
             .with_checkpoint(text)
             .with_state(state))
     }
 
     /// One response's records, the paginator's next request (within the
-    /// current date window) and the new incremental state, if it grew.
+    /// current date window), the requests known to follow it, and the new
+    /// incremental state, if it grew.
+    #[allow(clippy::type_complexity)]
     fn page(
         &mut self,
         sent: &Plan,
         response: Response,
-    ) -> Result<(Records, Option<Plan>, Option<String>), ConnectorError> {
+    ) -> Result<(Records, Option<Plan>, Vec<Plan>, Option<String>), ConnectorError> {
         let url = if response.url.is_empty() {
             sent.describe()
         } else {
@@ -543,7 +550,7 @@ impl State {
         let out = self.records(&body, &records)?;
         let state = self.cursor.as_mut().and_then(|c| c.scan(&body, &records));
         self.seen = fingerprint;
-        Ok((out, step.next, state))
+        Ok((out, step.next, step.lookahead, state))
     }
 
     /// The page's records: spans of the body, or (with

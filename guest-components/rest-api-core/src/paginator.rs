@@ -257,10 +257,20 @@ pub(crate) struct Pager {
     pub value: i64,
 }
 
+/// How many requests after the next one a paginator lists for prefetch.
+/// The host bounds what it actually sends ahead (`--prefetch-pages`); this
+/// only caps what crosses the boundary per page.
+pub(crate) const LOOKAHEAD: usize = 16;
+
 /// What the paginator decided, with what to log about it.
 pub(crate) struct Step {
     /// The next request, or `None` at the end.
     pub next: Option<Plan>,
+    /// Requests that follow `next`, in order, known already: the pages of a
+    /// `page_number` or `offset` paginator up to a total the response gave
+    /// or a configured maximum. Empty when the paginator cannot know them
+    /// (cursors, links, `has_more_path`, a `stop_condition`).
+    pub lookahead: Vec<Plan>,
     /// A line to log at info level (a detected paginator).
     pub note: Option<String>,
 }
@@ -318,14 +328,24 @@ impl Pager {
             self.spec = Some(spec);
         }
         let Some(spec) = self.spec.as_mut() else {
-            return Ok(Step { next: None, note });
+            return Ok(Step {
+                next: None,
+                lookahead: Vec::new(),
+                note,
+            });
         };
+        let mut lookahead = Vec::new();
+        let has_stop = spec.stop_condition().is_some();
         if let Some(cond) = spec.stop_condition() {
             let stop = template::eval(cond, &view.jinja()).map_err(|e| {
                 ConnectorError::bad_response(format!("paginator.stop_condition: {e}"))
             })?;
             if stop.is_true() {
-                return Ok(Step { next: None, note });
+                return Ok(Step {
+                    next: None,
+                    lookahead,
+                    note,
+                });
             }
         }
         let next = match spec {
@@ -367,6 +387,22 @@ impl Pager {
                         self.value = page;
                         let mut plan = sent.clone();
                         page_at.set(&mut plan, page.into());
+                        // The pages after `page` are known when the total
+                        // or a maximum bounds them and nothing else can stop
+                        // the walk early.
+                        let last = match (total, *maximum_page) {
+                            (Some(t), m) => {
+                                Some(m.map_or(t + *base_page - 1, |m| m.min(t + *base_page - 1)))
+                            }
+                            (None, m) => m,
+                        };
+                        if let Some(last) = last.filter(|_| more.is_none() && !has_stop) {
+                            for p in (page + 1..=last).take(LOOKAHEAD) {
+                                let mut ahead = plan.clone();
+                                page_at.set(&mut ahead, p.into());
+                                lookahead.push(ahead);
+                            }
+                        }
                         Some(plan)
                     }
                 }
@@ -405,6 +441,20 @@ impl Pager {
                         let mut plan = sent.clone();
                         offset_at.set(&mut plan, offset.into());
                         limit_at.set(&mut plan, (*limit).into());
+                        let end = match (total, *maximum_offset) {
+                            (Some(t), Some(m)) => Some(t.min(m)),
+                            (t, m) => t.or(m),
+                        };
+                        if let Some(end) = end.filter(|_| more.is_none() && !has_stop) {
+                            let step = *limit as i64;
+                            let mut o = offset.saturating_add(step);
+                            while o < end && lookahead.len() < LOOKAHEAD && step > 0 {
+                                let mut ahead = plan.clone();
+                                offset_at.set(&mut ahead, o.into());
+                                lookahead.push(ahead);
+                                o = o.saturating_add(step);
+                            }
+                        }
                         Some(plan)
                     }
                 }
@@ -499,7 +549,14 @@ impl Pager {
                 sent.describe()
             )));
         }
-        Ok(Step { next, note })
+        if next.is_none() {
+            lookahead.clear();
+        }
+        Ok(Step {
+            next,
+            lookahead,
+            note,
+        })
     }
 }
 
@@ -775,6 +832,17 @@ mod tests {
         sel: &str,
         headers: &[(&str, &str)],
     ) -> Result<Option<Plan>, ConnectorError> {
+        full_step(pager, sent, body, sel, headers).map(|s| s.next)
+    }
+
+    /// As [`step`], with the lookahead.
+    fn full_step(
+        pager: &mut Pager,
+        sent: &Plan,
+        body: &str,
+        sel: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Step, ConnectorError> {
         let body = Arc::new(body.as_bytes().to_vec());
         let doc = json::document(&body).expect("json");
         let (records, top) = match &doc {
@@ -797,7 +865,97 @@ mod tests {
             url: "https://api.x.com/v1/items?page=1",
             records,
         };
-        pager.next(&view, sent).map(|s| s.next)
+        pager.next(&view, sent)
+    }
+
+    fn pages(plans: &[Plan], key: &str) -> Vec<String> {
+        plans
+            .iter()
+            .filter_map(|p| p.query.iter().find(|(k, _)| k == key))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    #[test]
+    fn page_number_with_total_lists_the_pages_ahead() {
+        let mut pager = Pager::new(Some(page_number(None, Some("total_pages"))));
+        let sent = first(&pager, "/c");
+        let s = full_step(
+            &mut pager,
+            &sent,
+            r#"{"total_pages": 4, "data": [1]}"#,
+            "data",
+            &[],
+        )
+        .expect("ok");
+        assert_eq!(pages(s.next.as_slice(), "page"), ["2"]);
+        assert_eq!(pages(&s.lookahead, "page"), ["3", "4"]);
+    }
+
+    #[test]
+    fn page_number_lookahead_is_capped_and_bounded_by_maximum_page() {
+        let mut spec = page_number(None, Some("total_pages"));
+        if let Spec::PageNumber { maximum_page, .. } = &mut spec {
+            *maximum_page = Some(5);
+        }
+        let mut pager = Pager::new(Some(spec));
+        let sent = first(&pager, "/c");
+        let s = full_step(
+            &mut pager,
+            &sent,
+            r#"{"total_pages": 90, "data": [1]}"#,
+            "data",
+            &[],
+        )
+        .expect("ok");
+        assert_eq!(pages(&s.lookahead, "page"), ["3", "4", "5"]);
+        let mut pager = Pager::new(Some(page_number(None, Some("total_pages"))));
+        let s = full_step(
+            &mut pager,
+            &sent,
+            r#"{"total_pages": 90, "data": [1]}"#,
+            "data",
+            &[],
+        )
+        .expect("ok");
+        assert_eq!(s.lookahead.len(), LOOKAHEAD);
+    }
+
+    #[test]
+    fn page_number_without_total_or_with_stop_condition_lists_nothing_ahead() {
+        let mut pager = Pager::new(Some(page_number(Some(1), None)));
+        let sent = first(&pager, "/c");
+        let s = full_step(&mut pager, &sent, "[1]", "$", &[]).expect("ok");
+        assert!(s.next.is_some() && s.lookahead.is_empty());
+        let mut spec = page_number(None, Some("total_pages"));
+        if let Spec::PageNumber { stop_condition, .. } = &mut spec {
+            *stop_condition = Some("response.done".into());
+        }
+        let mut pager = Pager::new(Some(spec));
+        let body = r#"{"total_pages": 4, "done": false, "data": [1]}"#;
+        let s = full_step(&mut pager, &sent, body, "data", &[]).expect("ok");
+        assert!(s.next.is_some() && s.lookahead.is_empty());
+    }
+
+    #[test]
+    fn offset_with_total_lists_the_offsets_ahead() {
+        let mut spec = offset_spec(2, false);
+        if let Spec::Offset { total_path, .. } = &mut spec {
+            *total_path = Some(parse_path("total").expect("path"));
+        }
+        let mut pager = Pager::new(Some(spec));
+        let mut sent = plan("/c");
+        pager.first(&mut sent);
+        let s = full_step(
+            &mut pager,
+            &sent,
+            r#"{"total": 7, "data": [1, 2]}"#,
+            "data",
+            &[],
+        )
+        .expect("ok");
+        assert_eq!(pages(s.next.as_slice(), "OFFSET"), ["2"]);
+        assert_eq!(pages(&s.lookahead, "OFFSET"), ["4", "6"]);
     }
 
     fn first(pager: &Pager, url: &str) -> Plan {

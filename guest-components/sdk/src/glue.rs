@@ -152,6 +152,7 @@ impl From<crate::Page> for wit::Page {
             next: p.next.map(Into::into),
             checkpoint: p.checkpoint,
             state: p.state,
+            prefetch: p.prefetch.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -172,6 +172,12 @@ pub struct Page {
     /// the next run's extraction as [`ExtractionContext::state`]; `None`
     /// leaves the stored state unchanged.
     pub state: Option<String>,
+    /// Requests that follow [`Page::next`], in order, which the host may
+    /// send ahead of time (prefetch). The host hands a prefetched response
+    /// to `next` only when the connector plans that same request as its
+    /// next one, so listing a request that is never planned costs one
+    /// wasted request, not a wrong result. Empty: no lookahead.
+    pub prefetch: Vec<Request>,
 }
 
 impl Page {
@@ -183,6 +189,7 @@ impl Page {
             next: None,
             checkpoint: None,
             state: None,
+            prefetch: Vec::new(),
         }
     }
 
@@ -194,6 +201,12 @@ impl Page {
     /// Sets the next request (`None`: the extraction is complete).
     pub fn with_next(mut self, next: impl Into<Option<Request>>) -> Page {
         self.next = next.into();
+        self
+    }
+
+    /// Sets the requests known to follow `next` (see [`Page::prefetch`]).
+    pub fn with_prefetch(mut self, prefetch: Vec<Request>) -> Page {
+        self.prefetch = prefetch;
         self
     }
 
