@@ -9,6 +9,10 @@ use clap::{Parser, Subcommand};
 use extract_bench::mock::MockSpec;
 use extract_bench::{Options, report};
 
+// The same allocator as the `extract` binary, for the in-process stages.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Benchmark extract against dlt and the machine's limits.
 #[derive(Parser, Debug)]
 #[command(name = "extract-bench")]
@@ -31,7 +35,7 @@ struct Cli {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Skip dlt.
-    #[arg(long, env = "BENCH_SKIP_DLT")]
+    #[arg(long, env = "BENCH_SKIP_DLT", value_parser = clap::builder::BoolishValueParser::new())]
     skip_dlt: bool,
     /// Records dlt extracts with parquet loader files (its rate does not
     /// depend on the dataset size; a million records take it many minutes).
