@@ -28,6 +28,7 @@ use crate::http::{HttpClient, HttpError, HttpResponse, HttpSettings, OutgoingReq
 use crate::progress::Progress;
 use crate::runtime::{Instance, LoadedComponent, PageLimits, wit};
 use crate::secrets::Secrets;
+use crate::storage::node::Node;
 use crate::storage::{Disposition, Loader, Resume, TableSpec};
 
 /// Where a connector's configuration came from, which decides what the
@@ -925,31 +926,36 @@ async fn extract(
             .check_records(component, records.len())
             .with_context(|| ctx.where_(name, page_no, &req))?;
         let count = records.len() as u64;
-        for sink in sinks {
+        if !sinks.is_empty() {
             for record in &records {
-                // A closed channel means the child stopped; its error is
-                // its own report.
-                let _ = sink.send(record.clone());
+                let value = record.to_value();
+                for sink in sinks {
+                    // A closed channel means the child stopped; its error
+                    // is its own report.
+                    let _ = sink.send(value.clone());
+                }
             }
-        }
-        if let Some(ack) = pending_ack.take() {
-            wait_ack(ack).await?;
         }
         if let Some(l) = loader {
             let partition_key = partition.is_some().then(|| partition_key(partition));
             let top_level = partition.is_none();
-            pending_ack = Some(
-                l.page(
+            // Normalized and queued while the loader still works on the
+            // previous page; then that page's outcome is awaited (a failed
+            // page makes the loader refuse every later one).
+            let ack = l
+                .page_nodes(
                     name,
-                    records,
+                    &records,
                     partition_key,
                     page.checkpoint.clone(),
                     // Children's states are not comparable across partitions.
                     if top_level { page.state.clone() } else { None },
                     page.next.is_none(),
                 )
-                .await?,
-            );
+                .await?;
+            if let Some(previous) = pending_ack.replace(ack) {
+                wait_ack(previous).await?;
+            }
         }
         report.pages += 1;
         report.records += count;
@@ -1017,9 +1023,9 @@ fn partition_key(partition: Option<&Value>) -> String {
         .unwrap_or_default()
 }
 
-/// Turn a page's records into JSON values: spans are parsed straight out of
-/// the body, a JSON array is parsed once.
-pub fn materialize(records: &wit::Records, body: &[u8]) -> Result<Vec<Value>> {
+/// Parse a page's records: spans straight out of the body (strings borrowed
+/// from it), a JSON array once.
+pub fn materialize<'a>(records: &'a wit::Records, body: &'a [u8]) -> Result<Vec<Node<'a>>> {
     match records {
         wit::Records::Spans(spans) => {
             let mut out = Vec::with_capacity(spans.len());
@@ -1033,7 +1039,7 @@ pub fn materialize(records: &wit::Records, body: &[u8]) -> Result<Vec<Value>> {
                     );
                 }
                 let text = &body[start..end];
-                let value: Value = serde_json::from_slice(text).map_err(|e| {
+                let value: Node<'a> = serde_json::from_slice(text).map_err(|e| {
                     anyhow!(
                         "record {} (bytes {start}..{end}) is not one JSON value: {}",
                         i + 1,
@@ -1044,8 +1050,8 @@ pub fn materialize(records: &wit::Records, body: &[u8]) -> Result<Vec<Value>> {
             }
             Ok(out)
         }
-        wit::Records::JsonArray(text) => match serde_json::from_str::<Value>(text) {
-            Ok(Value::Array(items)) => Ok(items),
+        wit::Records::JsonArray(text) => match serde_json::from_str::<Node<'a>>(text) {
+            Ok(Node::List(items)) => Ok(items),
             Ok(_) => bail!("records are not a JSON array"),
             Err(e) => bail!("records are not valid JSON: {e}"),
         },
@@ -1183,7 +1189,10 @@ async fn check_one(ctx: &Ctx, plan: &Plan, partition: Option<&Value>) -> CheckRe
             .next(&ext, &response)
             .await?
             .map_err(|e| anyhow!("{}", e.message))?;
-        report.records = materialize(&page.records, &response.body)?;
+        report.records = materialize(&page.records, &response.body)?
+            .iter()
+            .map(Node::to_value)
+            .collect();
         report.has_next = page.next.is_some();
         inst.finish(ext).await?;
         Ok(())

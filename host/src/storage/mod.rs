@@ -18,7 +18,9 @@
 //! one dedicated OS thread, off the async runtime, fed over a bounded
 //! channel, so memory is bounded by a fixed number of in-flight pages.
 
+mod columns;
 pub mod naming;
+pub mod node;
 pub mod normalize;
 pub mod types;
 
@@ -32,7 +34,10 @@ use duckdb::Connection;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use columns::Pending;
+use duckdb::arrow::record_batch::RecordBatch;
 use naming::{literal, normalize_path, quote};
+use node::Node;
 use normalize::{
     C_ID, C_LOAD_ID, C_ROOT_ID, DEFAULT_MAX_NESTING, NormConfig, Normalizer, Row, key_column,
 };
@@ -248,6 +253,22 @@ impl Loader {
         state: Option<String>,
         last: bool,
     ) -> Result<oneshot::Receiver<Result<()>>> {
+        let nodes: Vec<Node<'_>> = records.iter().map(Node::from).collect();
+        self.page_nodes(resource, &nodes, partition, checkpoint, state, last)
+            .await
+    }
+
+    /// [`Loader::page`] of records parsed into [`Node`]s (the sync's path:
+    /// they borrow their strings from the response body).
+    pub async fn page_nodes(
+        &self,
+        resource: &str,
+        records: &[Node<'_>],
+        partition: Option<String>,
+        checkpoint: Option<String>,
+        state: Option<String>,
+        last: bool,
+    ) -> Result<oneshot::Receiver<Result<()>>> {
         let handle = self
             .normalizers
             .lock()
@@ -258,12 +279,12 @@ impl Loader {
         let mut rows = Vec::with_capacity(records.len() * 2);
         {
             let mut n = handle.normalizer.lock().unwrap_or_else(|p| p.into_inner());
-            for record in &records {
-                n.normalize(record, &self.load_id, &mut rows);
+            for record in records {
+                n.normalize_node(record, &self.load_id, &mut rows);
             }
         }
         let kept = if handle.keep_records {
-            records.iter().map(Value::to_string).collect()
+            records.iter().map(Node::to_json).collect()
         } else {
             Vec::new()
         };
@@ -357,13 +378,14 @@ struct Table {
     name: String,
     parent: Option<String>,
     columns: Vec<(String, DataType)>,
-    index: HashMap<String, usize>,
+    index: rustc_hash::FxHashMap<String, usize>,
     /// Columns that exist in the DuckDB table (the rest are new).
     materialized: usize,
     exists: bool,
     /// The replace staging table exists (for this run or the resumed one).
     staged: bool,
-    pending: Vec<Vec<(usize, Cell)>>,
+    /// Rows waiting for the next commit, column by column.
+    pending: Pending,
 }
 
 impl Table {
@@ -372,11 +394,11 @@ impl Table {
             name,
             parent,
             columns: Vec::new(),
-            index: HashMap::new(),
+            index: Default::default(),
             materialized: 0,
             exists: false,
             staged: false,
-            pending: Vec::new(),
+            pending: Pending::default(),
         }
     }
 
@@ -384,7 +406,16 @@ impl Table {
         let i = self.columns.len();
         self.index.insert(name.clone(), i);
         self.columns.push((name, ty));
+        self.pending.add_column(ty);
         i
+    }
+
+    /// Drop the pending rows; the builders follow the columns.
+    fn reset_pending(&mut self) {
+        self.pending = Pending::default();
+        for (_, ty) in &self.columns {
+            self.pending.add_column(*ty);
+        }
     }
 
     /// Place a row's cells into columns: coerce each value into its
@@ -444,7 +475,7 @@ struct ResourceState {
     key_columns: Vec<String>,
     /// Tables of the resource, root first, parents before children.
     tables: Vec<Table>,
-    by_name: HashMap<String, usize>,
+    by_name: rustc_hash::FxHashMap<String, usize>,
     pending_records: usize,
     oldest_pending: Option<Instant>,
     /// Newest checkpoint per partition key ("" for a top-level resource).
@@ -453,6 +484,9 @@ struct ResourceState {
     pending_state: Option<String>,
     pending_kept: Vec<String>,
     records_loaded: u64,
+    /// The error of a page that failed: later pages of the resource are
+    /// refused, so that no checkpoint after it is ever committed.
+    failed: Option<String>,
 }
 
 impl ResourceState {
@@ -651,7 +685,7 @@ impl Db {
         let mut state = ResourceState {
             key_columns,
             tables: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: Default::default(),
             pending_records: 0,
             oldest_pending: None,
             pending_checkpoints: HashMap::new(),
@@ -659,6 +693,7 @@ impl Db {
             pending_state: None,
             pending_kept: Vec::new(),
             records_loaded: 0,
+            failed: None,
             spec,
         };
         state.records_loaded = resume.records.len() as u64;
@@ -723,6 +758,7 @@ impl Db {
         let mut rows = stmt.query(duckdb::params![self.catalog, self.schema, table.name])?;
         table.columns.clear();
         table.index.clear();
+        table.pending = Pending::default();
         while let Some(row) = rows.next()? {
             let name: String = row.get(0)?;
             let ty: String = row.get(1)?;
@@ -739,8 +775,35 @@ impl Db {
             .ok_or_else(|| anyhow!("resource `{resource}` was not begun (host bug)"))
     }
 
+    /// Load one page, all or nothing: a page that fails places no row, and
+    /// every later page of the resource is refused with its error.
     #[allow(clippy::too_many_arguments)]
     fn page(
+        &mut self,
+        resource: &str,
+        rows: Vec<Row>,
+        records: usize,
+        kept: Vec<String>,
+        position: Position,
+        partition: Option<String>,
+        new_state: Option<String>,
+    ) -> Result<()> {
+        if let Some(e) = &self.state(resource)?.failed {
+            bail!("not loaded: an earlier page of resource `{resource}` failed: {e}");
+        }
+        let result = self.page_inner(
+            resource, rows, records, kept, position, partition, new_state,
+        );
+        if let Err(e) = &result
+            && let Ok(state) = self.state(resource)
+        {
+            state.failed = Some(format!("{e:#}"));
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn page_inner(
         &mut self,
         resource: &str,
         rows: Vec<Row>,
@@ -786,6 +849,8 @@ impl Db {
                 }
             }
         }
+        // Place every row before any joins the pending ones.
+        let mut placed = Vec::with_capacity(rows.len());
         for row in rows {
             let idx = match state.by_name.get(&*row.table) {
                 Some(&i) => i,
@@ -800,11 +865,13 @@ impl Db {
                     i
                 }
             };
-            let table = &mut state.tables[idx];
-            let placed = table
+            let cells = state.tables[idx]
                 .place(row.cells)
                 .with_context(|| format!("resource `{resource}`"))?;
-            table.pending.push(placed);
+            placed.push((idx, cells));
+        }
+        for (idx, mut cells) in placed {
+            state.tables[idx].pending.push_row(&mut cells)?;
         }
         state.pending_records += records;
         state.pending_kept.extend(kept);
@@ -872,7 +939,6 @@ impl Db {
                 state.pending_state = None;
                 state.pending_kept.clear();
                 for t in &mut state.tables {
-                    t.pending.clear();
                     if !t.columns.is_empty() {
                         t.exists = true;
                     }
@@ -886,7 +952,7 @@ impl Db {
                 state.pending_kept.clear();
                 // What exists is what it was before: re-read the schema.
                 for t in &mut state.tables {
-                    t.pending.clear();
+                    t.reset_pending();
                     let _ = self.read_columns(t);
                 }
                 self.resources.insert(resource.to_string(), state);
@@ -942,22 +1008,27 @@ impl Db {
                 }
             }
         }
+        // Each table's pending rows, as one batch (or none).
+        let mut batches = Vec::with_capacity(state.tables.len());
+        for t in &mut state.tables {
+            batches.push(t.pending.take(&t.columns)?);
+        }
         match disposition {
             Disposition::Append => {
-                for t in &state.tables {
-                    self.append(&self.target(&t.name), t)?;
+                for (t, batch) in state.tables.iter().zip(batches) {
+                    self.append(&self.target(&t.name), batch)?;
                 }
             }
             Disposition::Merge if state.key_columns.is_empty() => {
                 // Merge without a primary key appends, as in dlt.
-                for t in &state.tables {
-                    self.append(&self.target(&t.name), t)?;
+                for (t, batch) in state.tables.iter().zip(batches) {
+                    self.append(&self.target(&t.name), batch)?;
                 }
             }
-            Disposition::Merge => self.merge(state)?,
+            Disposition::Merge => self.merge(state, batches)?,
             Disposition::Replace => {
-                for t in &mut state.tables {
-                    if t.pending.is_empty() {
+                for (t, batch) in state.tables.iter_mut().zip(batches) {
+                    if batch.is_none() {
                         continue;
                     }
                     let staging = self.staging(&t.name, "replace");
@@ -968,7 +1039,7 @@ impl Db {
                         ))?;
                         t.staged = true;
                     }
-                    self.append(&staging, t)?;
+                    self.append(&staging, batch)?;
                 }
             }
         }
@@ -1020,9 +1091,9 @@ impl Db {
     /// dlt's `merge` (delete-insert) for one batch: within a load the first
     /// record of a key wins (also across batches and resumed runs); a key
     /// from an earlier load is replaced, its child rows with it.
-    fn merge(&mut self, state: &ResourceState) -> Result<()> {
+    fn merge(&mut self, state: &ResourceState, batches: Vec<Option<RecordBatch>>) -> Result<()> {
         let root = state.root();
-        if root.pending.is_empty() {
+        if batches.first().is_none_or(Option::is_none) {
             // A record's rows are normalized together: no root rows, no
             // child rows either.
             return Ok(());
@@ -1045,8 +1116,8 @@ impl Db {
             .collect();
         // Stage every table's batch.
         let mut staged = Vec::new();
-        for t in &state.tables {
-            if t.pending.is_empty() {
+        for (t, batch) in state.tables.iter().zip(batches) {
+            if batch.is_none() {
                 continue;
             }
             let st = self.staging(&t.name, "merge");
@@ -1054,7 +1125,7 @@ impl Db {
                 "CREATE OR REPLACE TABLE {st} AS SELECT * FROM {} WHERE false",
                 self.target(&t.name)
             ))?;
-            self.append(&st, t)?;
+            self.append(&st, batch)?;
             staged.push((t, st));
         }
         let id = quote(C_ID);
@@ -1127,29 +1198,20 @@ impl Db {
         Ok(())
     }
 
-    /// Append a table's pending rows to `dest` (a target or staging table
-    /// with the table's columns) through DuckDB's appender.
-    fn append(&self, dest: &str, table: &Table) -> Result<()> {
-        if table.pending.is_empty() {
+    /// Append a batch of a table's rows to `dest` (a target or staging
+    /// table with the table's columns, in order) through DuckDB's appender.
+    fn append(&self, dest: &str, batch: Option<RecordBatch>) -> Result<()> {
+        let Some(batch) = batch else {
             return Ok(());
-        }
+        };
         let (schema, name) = split_qualified(dest);
         let mut appender = self
             .conn
             .appender_to_catalog_and_db(&name, &self.catalog, &schema)
             .with_context(|| format!("appending to {dest}"))?;
-        let width = table.columns.len();
-        let mut values: Vec<duckdb::types::Value> = Vec::with_capacity(width);
-        for row in &table.pending {
-            values.clear();
-            values.resize(width, duckdb::types::Value::Null);
-            for (col, cell) in row {
-                values[*col] = to_duckdb(cell);
-            }
-            appender
-                .append_row(duckdb::appender_params_from_iter(values.iter()))
-                .with_context(|| format!("appending to {dest}"))?;
-        }
+        appender
+            .append_record_batch(batch)
+            .with_context(|| format!("appending to {dest}"))?;
         appender
             .flush()
             .with_context(|| format!("appending to {dest}"))?;
@@ -1240,19 +1302,6 @@ fn split_qualified(q: &str) -> (String, String) {
     let table = parts.pop().unwrap_or_default();
     let schema = parts.pop().unwrap_or_default();
     (schema, table)
-}
-
-fn to_duckdb(cell: &Cell) -> duckdb::types::Value {
-    use duckdb::types::{TimeUnit, Value as V};
-    match cell {
-        Cell::Null => V::Null,
-        Cell::Bool(b) => V::Boolean(*b),
-        Cell::BigInt(i) => V::BigInt(*i),
-        Cell::Wei(i) => V::HugeInt(*i),
-        Cell::Double(d) => V::Double(*d),
-        Cell::Timestamp(us) => V::Timestamp(TimeUnit::Microsecond, *us),
-        Cell::Text(s) | Cell::Json(s) => V::Text(s.clone()),
-    }
 }
 
 #[cfg(test)]

@@ -8,14 +8,16 @@
 //! Pure code, no I/O; it runs on the caller's side of the loader so that
 //! pages of different resources normalize in parallel.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use serde_json::{Map, Value};
+use rustc_hash::FxHashMap as HashMap;
+use serde_json::Value;
 use sha3::digest::{ExtendableOutput, Update, XofReader};
 
 use super::naming::{PATH_SEPARATOR, normalize_key, normalize_path};
+use super::node::Node;
 use super::types::Cell;
 
 /// dlt's default `max_nesting`.
@@ -80,15 +82,18 @@ struct MetaNames {
 
 /// Work item of the flattening stack: an object, its nesting budget, and
 /// its path of normalized names.
-type Frame<'a> = (&'a Map<String, Value>, i64, Vec<Arc<str>>);
+type Frame<'a> = (&'a [Pair<'a>], i64, Vec<Arc<str>>);
+
+/// A key and its value.
+type Pair<'a> = (Cow<'a, str>, Node<'a>);
 
 impl Normalizer {
     /// A normalizer for `config`.
     pub fn new(config: NormConfig) -> Self {
         Self {
             config,
-            names: HashMap::new(),
-            tables: HashMap::new(),
+            names: HashMap::default(),
+            tables: HashMap::default(),
             meta: MetaNames {
                 load_id: C_LOAD_ID.into(),
                 id: C_ID.into(),
@@ -107,15 +112,18 @@ impl Normalizer {
 
     /// Normalize one record into its root row followed by its child rows.
     pub fn normalize(&mut self, record: &Value, load_id: &Arc<str>, out: &mut Vec<Row>) {
+        self.normalize_node(&Node::from(record), load_id, out);
+    }
+
+    /// [`Normalizer::normalize`] of a parsed [`Node`].
+    pub fn normalize_node(&mut self, record: &Node<'_>, load_id: &Arc<str>, out: &mut Vec<Row>) {
         let root: Arc<str> = self.config.root_table.as_str().into();
         let budget = i64::from(self.config.max_nesting);
         let wrapped;
-        let object = match record {
-            Value::Object(m) => m,
+        let object: &[Pair<'_>] = match record {
+            Node::Object(pairs) => pairs,
             other => {
-                let mut m = Map::new();
-                m.insert("value".into(), other.clone());
-                wrapped = m;
+                wrapped = [(Cow::Borrowed("value"), other.clone())];
                 &wrapped
             }
         };
@@ -152,7 +160,7 @@ impl Normalizer {
     #[allow(clippy::too_many_arguments)]
     fn row(
         &mut self,
-        object: &Map<String, Value>,
+        object: &[Pair<'_>],
         extend: &[(Arc<str>, Cell)],
         path: &[Arc<str>],
         parent: Option<(&str, &Arc<str>)>,
@@ -214,7 +222,7 @@ impl Normalizer {
     #[allow(clippy::too_many_arguments)]
     fn list(
         &mut self,
-        items: &[Value],
+        items: &[Node<'_>],
         extend: &[(Arc<str>, Cell)],
         path: &[Arc<str>],
         parent: (&str, &Arc<str>),
@@ -225,7 +233,7 @@ impl Normalizer {
         let parent_id = parent.0;
         for (idx, item) in items.iter().enumerate() {
             match item {
-                Value::Object(m) => self.row(
+                Node::Object(m) => self.row(
                     m,
                     extend,
                     path,
@@ -235,9 +243,8 @@ impl Normalizer {
                     load_id,
                     out,
                 ),
-                Value::Array(_) => {
-                    let mut m = Map::new();
-                    m.insert("list".into(), item.clone());
+                Node::List(_) => {
+                    let m = [(Cow::Borrowed("list"), item.clone())];
                     self.row(
                         &m,
                         extend,
@@ -280,23 +287,23 @@ impl Normalizer {
     #[allow(clippy::type_complexity)]
     fn flatten<'a>(
         &mut self,
-        object: &'a Map<String, Value>,
+        object: &'a [Pair<'a>],
         budget: i64,
-    ) -> (Vec<(Arc<str>, Cell)>, Vec<(Vec<Arc<str>>, &'a [Value])>) {
-        let mut cells: Vec<(Arc<str>, Cell)> = Vec::with_capacity(object.len() + 2);
-        let mut lists: Vec<(Vec<Arc<str>>, &'a [Value])> = Vec::new();
+    ) -> (Vec<(Arc<str>, Cell)>, Vec<(Vec<Arc<str>>, &'a [Node<'a>])>) {
+        let mut cells: Vec<(Arc<str>, Cell)> = Vec::with_capacity(object.len() + 4);
+        let mut lists: Vec<(Vec<Arc<str>>, &'a [Node<'a>])> = Vec::new();
         let mut stack: Vec<Frame<'a>> = vec![(object, budget, Vec::new())];
         while let Some((map, lvl, path)) = stack.pop() {
             for (k, v) in map {
                 let key = self.name(k);
                 match v {
-                    Value::Object(inner) if lvl > 0 => {
+                    Node::Object(inner) if lvl > 0 => {
                         let mut p = path.clone();
                         p.push(key);
                         stack.push((inner, lvl - 1, p));
                         continue;
                     }
-                    Value::Array(items) if lvl > 0 => {
+                    Node::List(items) if lvl > 0 => {
                         let mut p = path.clone();
                         p.push(key);
                         match lists.iter_mut().find(|(lp, _)| *lp == p) {
@@ -328,21 +335,18 @@ impl Normalizer {
 
 /// The cell of a JSON value kept in a column (objects and lists beyond the
 /// nesting budget as JSON text).
-fn leaf(v: &Value) -> Cell {
+fn leaf(v: &Node<'_>) -> Cell {
     match v {
-        Value::Null => Cell::Null,
-        Value::Bool(b) => Cell::Bool(*b),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Cell::BigInt(i)
-            } else if let Some(u) = n.as_u64() {
-                Cell::Wei(i128::from(u))
-            } else {
-                Cell::Double(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        Value::String(s) => Cell::Text(s.clone()),
-        Value::Object(_) | Value::Array(_) => Cell::Json(v.to_string()),
+        Node::Null => Cell::Null,
+        Node::Bool(b) => Cell::Bool(*b),
+        Node::Int(i) => Cell::BigInt(*i),
+        Node::UInt(u) => match i64::try_from(*u) {
+            Ok(i) => Cell::BigInt(i),
+            Err(_) => Cell::Wei(i128::from(*u)),
+        },
+        Node::Float(f) => Cell::Double(*f),
+        Node::Str(s) => Cell::Text(s.to_string()),
+        Node::Object(_) | Node::List(_) => Cell::Json(v.to_json()),
     }
 }
 
@@ -356,7 +360,11 @@ fn random_id() -> String {
 /// `{parent_id}_{table}_{idx}`, 10 bytes, base64 without padding.
 pub fn nested_id(parent_id: &str, table: &str, idx: usize) -> String {
     let mut h = sha3::Shake128::default();
-    h.update(format!("{parent_id}_{table}_{idx}").as_bytes());
+    h.update(parent_id.as_bytes());
+    h.update(b"_");
+    h.update(table.as_bytes());
+    h.update(b"_");
+    h.update(idx.to_string().as_bytes());
     let mut out = [0u8; ID_BYTES];
     h.finalize_xof().read(&mut out);
     base64::engine::general_purpose::STANDARD_NO_PAD.encode(out)
@@ -570,7 +578,7 @@ mod fuzz {
 
         #[test]
         fn coercion_never_panics_and_never_makes_null(value in json_value()) {
-            let cell = super::leaf(&value);
+            let cell = super::leaf(&Node::from(&value));
             for ty in [DataType::Bool, DataType::BigInt, DataType::Wei, DataType::Double, DataType::Text, DataType::Timestamp, DataType::Json] {
                 if let Some(c) = cell.clone().coerce(ty) {
                     prop_assert!(c != Cell::Null || cell == Cell::Null);
