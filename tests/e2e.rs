@@ -531,3 +531,53 @@ async fn looping_and_memory_hogging_components_fail_only_their_resource() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resources_whose_tables_collide_are_refused_before_any_request() {
+    let server = chargify(MockOptions::default()).await;
+    let s = Scratch::new();
+    // `Coupons` normalizes to the table of `coupons`.
+    let config = s.connector("chargify.json", &server.base_url(), |c| {
+        let resources = c["resources"].as_array_mut().expect("resources");
+        let mut twin = resources
+            .iter()
+            .find(|r| r["name"] == "coupons")
+            .expect("coupons")
+            .clone();
+        twin["name"] = Value::String("Coupons".into());
+        resources.push(twin);
+    });
+    let secrets = s.secrets(&[("api_key", mock_vendors::CHARGIFY_API_KEY)]);
+    let db = s.path("chargify.duckdb");
+    let out = extract(run_args(&config, &secrets, &db)).await;
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("resources `coupons` and `Coupons` would both load into table `coupons`"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(server.stats().data_requests, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_applies_the_records_per_page_limit() {
+    let server = chargify(MockOptions::default()).await;
+    let s = Scratch::new();
+    let config = s.connector("chargify.json", &server.base_url(), |_| {});
+    let secrets = s.secrets(&[("api_key", mock_vendors::CHARGIFY_API_KEY)]);
+    let out = extract(vec![
+        "check".into(),
+        config.display().to_string(),
+        "--secrets".into(),
+        secrets.display().to_string(),
+        "--max-records-per-page".into(),
+        "3".into(),
+    ])
+    .await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("over the limit"), "{all}");
+    server.shutdown().await;
+}

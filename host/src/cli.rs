@@ -40,6 +40,9 @@ enum Command {
         /// records (and at least every 5 seconds): what a crash can lose.
         #[arg(long, value_name = "N", default_value_t = 20_000)]
         commit_every: usize,
+        /// DuckDB's memory limit (its buffer pool), in MiB.
+        #[arg(long, value_name = "MIB", default_value_t = crate::storage::DEFAULT_MEMORY_LIMIT_MIB)]
+        duckdb_memory_mib: u64,
         /// Requests in flight at once to one host, across all extractions.
         #[arg(long, default_value_t = sync::DEFAULT_PER_HOST_CONCURRENCY)]
         per_host_concurrency: usize,
@@ -146,13 +149,19 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             db,
             concurrency,
             commit_every,
+            duckdb_memory_mib,
             per_host_concurrency,
             prefetch_pages,
         } => {
             let mut opts = options(&source, concurrency)?;
             opts.per_host_concurrency = per_host_concurrency;
             opts.prefetch_pages = prefetch_pages;
-            run(source, db, opts, commit_every).await
+            let loader = LoaderOptions {
+                commit_records: commit_every.max(1),
+                memory_limit_mib: Some(duckdb_memory_mib),
+                ..LoaderOptions::default()
+            };
+            run(source, db, opts, loader).await
         }
         Command::Check { source } => check(source).await,
         Command::Inspect { wasm, config } => inspect(&wasm, config.as_deref()).await,
@@ -250,7 +259,7 @@ async fn run(
     args: SourceArgs,
     db: Option<PathBuf>,
     opts: RunOptions,
-    commit_every: usize,
+    loader_opts: LoaderOptions,
 ) -> Result<ExitCode> {
     let rt = runtime(&args)?;
     let (input, name) = source_input(&rt, &args)?;
@@ -267,14 +276,7 @@ async fn run(
             crate::storage::naming::snake_case(&schema)
         ))
     });
-    let loader = Loader::open_with(
-        &db,
-        &schema,
-        LoaderOptions {
-            commit_records: commit_every.max(1),
-            ..LoaderOptions::default()
-        },
-    )?;
+    let loader = Loader::open_with(&db, &schema, loader_opts)?;
     let started = std::time::Instant::now();
     let report = sync::run(source, loader, &opts, Progress::stderr()).await?;
     print!("{}", summary(&report));

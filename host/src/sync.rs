@@ -400,7 +400,28 @@ fn plan(source: &Source, opts: &RunOptions) -> Result<(Vec<String>, HashMap<Stri
         p.children
             .sort_by_key(|c| order.iter().position(|o| o == c));
     }
+    check_tables(source, &order, &plans)?;
     Ok((order, plans))
+}
+
+/// Two loaded resources never share a root table: each resource owns its
+/// tables' schema, so a second writer would load rows the first one's
+/// columns do not describe. Names that differ only in ways dlt's
+/// normalization removes (`Users` and `users`, `user-list` and
+/// `user_list`) collide too.
+fn check_tables(source: &Source, order: &[String], plans: &HashMap<String, Plan>) -> Result<()> {
+    let mut owners: HashMap<String, &str> = HashMap::new();
+    for name in order.iter().filter(|n| plans[*n].load) {
+        let (table, _) = crate::storage::table_options(&source.config, name);
+        let table = crate::storage::naming::normalize_path(&table);
+        if let Some(first) = owners.insert(table.clone(), name) {
+            bail!(
+                "resources `{first}` and `{name}` would both load into table `{table}`; \
+                 give one of them another name or `table_name`"
+            );
+        }
+    }
+    Ok(())
 }
 
 fn disposition(d: wit::WriteDisposition) -> Disposition {
@@ -1189,10 +1210,11 @@ async fn check_one(ctx: &Ctx, plan: &Plan, partition: Option<&Value>) -> CheckRe
             .next(&ext, &response)
             .await?
             .map_err(|e| anyhow!("{}", e.message))?;
-        report.records = materialize(&page.records, &response.body)?
-            .iter()
-            .map(Node::to_value)
-            .collect();
+        let component = ctx.source.component.name();
+        ctx.page_limits.check_page(component, &page.records)?;
+        let records = materialize(&page.records, &response.body)?;
+        ctx.page_limits.check_records(component, records.len())?;
+        report.records = records.iter().map(Node::to_value).collect();
         report.has_next = page.next.is_some();
         inst.finish(ext).await?;
         Ok(())

@@ -80,6 +80,10 @@ pub struct LoaderOptions {
     pub commit_records: usize,
     /// ... or once its oldest uncommitted page is this old.
     pub commit_interval: Duration,
+    /// DuckDB's `memory_limit` in MiB (its buffer pool; loaded blocks are
+    /// written out and evicted past it), so that memory stays flat however
+    /// much is loaded. `None`: DuckDB's default, 80% of RAM.
+    pub memory_limit_mib: Option<u64>,
 }
 
 impl Default for LoaderOptions {
@@ -87,9 +91,14 @@ impl Default for LoaderOptions {
         Self {
             commit_records: 20_000,
             commit_interval: Duration::from_secs(5),
+            memory_limit_mib: Some(DEFAULT_MEMORY_LIMIT_MIB),
         }
     }
 }
+
+/// Default DuckDB `memory_limit`: appending needs little; merges and
+/// replaces of big tables spill to DuckDB's temporary directory past it.
+pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 128;
 
 /// The schema holding staging tables.
 const STAGING_SCHEMA: &str = "_extract_staging";
@@ -542,6 +551,10 @@ impl Db {
     }
 
     fn init(&mut self) -> Result<()> {
+        if let Some(mib) = self.opts.memory_limit_mib {
+            self.conn
+                .execute_batch(&format!("SET memory_limit = '{}MiB'", mib.max(16)))?;
+        }
         let s = self.qualified(&self.schema);
         self.conn.execute_batch(&format!(
             "CREATE SCHEMA IF NOT EXISTS {s};
