@@ -370,7 +370,7 @@ pub fn markdown(r: &Results, date: &str, load_before: &str, load_after: &str) ->
         us_per_page(s.native_next, pages),
     );
     stage(
-        "host: parse record spans into JSON values",
+        "host: parse record spans (into nodes borrowing the body)",
         us_per_page(s.parse, pages),
     );
     stage(
@@ -389,7 +389,7 @@ pub fn markdown(r: &Results, date: &str, load_before: &str, load_after: &str) ->
     let _ = writeln!(
         md,
         "\nThe stages alone add up to {stages_sum:.0} µs per page; the DuckDB loader is {:.0}% \
-         of that, parsing records into JSON values {:.0}%, the component {:.0}%, HTTP {:.0}%. \
+         of that, parsing records {:.0}%, the component {:.0}%, HTTP {:.0}%. \
          End to end the process used {:.1} CPU seconds for {:.1} s of wall time ({cpu_per_record:.0} µs of \
          CPU per record): the stages overlap (HTTP and the component on the async runtime, \
          the loader on its own thread) only as far as free cores allow.",
@@ -473,9 +473,8 @@ pub fn markdown(r: &Results, date: &str, load_before: &str, load_after: &str) ->
          destination; measured the same way, on the first {} records of the same mock \
          (`BENCH_DLT_RECORDS`): dlt's rate does not depend on the dataset size and at its \
          speed a million records take many minutes; with its default loader files (insert \
-         statements) on {}. dlt unnests `line_items` and `tags` into child \
-         tables, which extract's loader does not do yet (it stores them as JSON text columns); \
-         the row counts above show both.",
+         statements) on {}. Both unnest `line_items` and `tags` into the same child \
+         tables (extract reproduces dlt's relational layout); the row counts above show both.",
         thousands(o.dlt_records.min(o.records) as f64),
         thousands(o.dlt_default_records.min(o.records) as f64),
     );

@@ -2,7 +2,7 @@
 //! pre-rendered pages, to say where the time of a sync goes:
 //! HTTP alone (the physical limit on loopback), the component's `next`
 //! (sandboxed, through the host runtime) against the same guest logic
-//! compiled natively, parsing records into JSON values, and the DuckDB
+//! compiled natively, parsing records, and the DuckDB
 //! loader alone; plus component start-up.
 
 use std::path::Path;
@@ -33,7 +33,7 @@ pub struct Stages {
     pub wasm_next: Duration,
     /// The same guest logic called natively, best of runs.
     pub native_next: Duration,
-    /// Parsing the sample's records (byte spans) into JSON values.
+    /// Parsing the sample's records (byte spans) into borrowed nodes.
     pub parse: Duration,
     /// Loading the sample's records with the DuckDB loader.
     pub load: Duration,
