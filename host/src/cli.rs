@@ -56,6 +56,8 @@ enum Command {
         #[command(flatten)]
         source: SourceArgs,
     },
+    /// Serve the hosted multi-tenant sync API (see README, "Hosted sync").
+    Serve(crate::serve::ServeArgs),
     /// Print what a component declares: resources, keys, auth, hosts.
     Inspect {
         /// A connector component (`.wasm`).
@@ -165,6 +167,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Check { source } => check(source).await,
         Command::Inspect { wasm, config } => inspect(&wasm, config.as_deref()).await,
+        Command::Serve(args) => crate::serve::run(args).await,
     }
 }
 

@@ -38,6 +38,19 @@ pub struct HttpSettings {
     pub connect_timeout: Duration,
     /// Time allowed for a whole request, body included.
     pub request_timeout: Duration,
+    /// Told of every response (each attempt, retries included; `None`:
+    /// no response, a transport error). `extract serve` counts them.
+    pub on_response: Option<ResponseHook>,
+}
+
+/// A callback told of each response's status (`None`: transport error).
+#[derive(Clone)]
+pub struct ResponseHook(pub std::sync::Arc<dyn Fn(Option<u16>) + Send + Sync>);
+
+impl std::fmt::Debug for ResponseHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseHook")
+    }
 }
 
 impl Default for HttpSettings {
@@ -46,6 +59,7 @@ impl Default for HttpSettings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(120),
+            on_response: None,
         }
     }
 }
@@ -193,6 +207,7 @@ impl HttpClient {
                 Ok(resp) => self.read(resp).await,
                 Err(e) => Err(ReadError::Transport(e)),
             };
+            self.observe(&outcome);
             match outcome {
                 Ok((status, headers, body, retry_after)) => {
                     if status == 401 && auth.can_refresh() && !refreshed_auth {
@@ -218,7 +233,9 @@ impl HttpClient {
                         retries,
                     });
                 }
-                Err(ReadError::TooLarge(limit)) => return Err(HttpError::BodyTooLarge { limit }),
+                Err(ReadError::TooLarge(limit, _)) => {
+                    return Err(HttpError::BodyTooLarge { limit });
+                }
                 Err(ReadError::Transport(e)) => {
                     let what = self.describe_transport_error(&e);
                     if e.is_redirect() || e.is_builder() {
@@ -237,11 +254,21 @@ impl HttpClient {
         }
     }
 
+    fn observe(&self, outcome: &Result<ReadResponse, ReadError>) {
+        if let Some(hook) = &self.settings.on_response {
+            (hook.0)(match outcome {
+                Ok((status, ..)) => Some(*status),
+                Err(ReadError::TooLarge(_, status)) => Some(*status),
+                Err(ReadError::Transport(_)) => None,
+            });
+        }
+    }
+
     /// Read status, headers and a size-capped body.
     async fn read(
         &self,
         mut resp: reqwest::Response,
-    ) -> Result<(u16, Vec<(String, String)>, Vec<u8>, Option<Duration>), ReadError> {
+    ) -> Result<ReadResponse, ReadError> {
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -261,13 +288,13 @@ impl HttpClient {
             .collect();
         let limit = self.settings.max_body_bytes;
         if resp.content_length().is_some_and(|l| l as usize > limit) {
-            return Err(ReadError::TooLarge(limit));
+            return Err(ReadError::TooLarge(limit, status));
         }
         let mut body =
             Vec::with_capacity(resp.content_length().unwrap_or(0).min(limit as u64) as usize);
         while let Some(chunk) = resp.chunk().await? {
             if body.len() + chunk.len() > limit {
-                return Err(ReadError::TooLarge(limit));
+                return Err(ReadError::TooLarge(limit, status));
             }
             body.extend_from_slice(&chunk);
         }
@@ -289,34 +316,31 @@ impl HttpClient {
             if let Some((user, pass)) = basic {
                 builder = builder.basic_auth(user, Some(pass));
             }
-            match builder.send().await {
-                Ok(resp) => match self.read(resp).await {
-                    Ok((status, _, body, retry_after)) => {
-                        if retry.retries_status(status) && retries < retry.max_retries {
-                            retries += 1;
-                            tokio::time::sleep(
-                                retry_after.unwrap_or_else(|| jitter(retry.backoff(retries))),
-                            )
-                            .await;
-                            continue;
-                        }
-                        return Ok((status, body));
+            let outcome = match builder.send().await {
+                Ok(resp) => self.read(resp).await,
+                Err(e) => Err(ReadError::Transport(e)),
+            };
+            self.observe(&outcome);
+            match outcome {
+                Ok((status, _, body, retry_after)) => {
+                    if retry.retries_status(status) && retries < retry.max_retries {
+                        retries += 1;
+                        tokio::time::sleep(
+                            retry_after.unwrap_or_else(|| jitter(retry.backoff(retries))),
+                        )
+                        .await;
+                        continue;
                     }
-                    Err(ReadError::TooLarge(limit)) => {
-                        return Err(HttpError::BodyTooLarge { limit });
-                    }
-                    Err(ReadError::Transport(e)) => {
-                        return Err(HttpError::Transport {
-                            what: self.describe_transport_error(&e),
-                            retries,
-                        });
-                    }
-                },
-                Err(e) if retries < retry.max_retries && !e.is_redirect() => {
+                    return Ok((status, body));
+                }
+                Err(ReadError::TooLarge(limit, _)) => {
+                    return Err(HttpError::BodyTooLarge { limit });
+                }
+                Err(ReadError::Transport(e)) if retries < retry.max_retries && !e.is_redirect() => {
                     retries += 1;
                     tokio::time::sleep(jitter(retry.backoff(retries))).await;
                 }
-                Err(e) => {
+                Err(ReadError::Transport(e)) => {
                     return Err(HttpError::Transport {
                         what: self.describe_transport_error(&e),
                         retries,
@@ -372,10 +396,13 @@ pub fn redact_url(url: &Url, redactor: &Redactor) -> String {
     redactor.redact(u.as_str())
 }
 
+/// Status, headers, body and `Retry-After` of a response read in full.
+type ReadResponse = (u16, Vec<(String, String)>, Vec<u8>, Option<Duration>);
+
 /// Why reading a response failed.
 enum ReadError {
     Transport(reqwest::Error),
-    TooLarge(usize),
+    TooLarge(usize, u16),
 }
 
 impl From<reqwest::Error> for ReadError {

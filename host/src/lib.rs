@@ -14,6 +14,7 @@ pub mod http;
 pub mod progress;
 pub mod runtime;
 pub mod secrets;
+pub mod serve;
 pub mod storage;
 pub mod sync;
 

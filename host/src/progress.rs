@@ -2,16 +2,32 @@
 //! terminal) and the summary table printed when a run ends.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::sync::RunReport;
 
+/// Receives a run's progress as it happens, and may ask the run to stop
+/// (`extract serve` shows each job's progress and cancels jobs with it).
+pub trait Observer: Send + Sync {
+    /// `resource` loaded one page of `records` records.
+    fn page(&self, resource: &str, records: u64);
+    /// `resource` completed.
+    fn done(&self, resource: &str);
+    /// `resource` failed (the run's report holds the error).
+    fn failed(&self, resource: &str);
+    /// True if and only if the run should stop at its next page boundary:
+    /// the pages before it stay loaded, with their checkpoints.
+    fn cancelled(&self) -> bool;
+}
+
 /// The progress display of a run.
 #[derive(Clone)]
 pub struct Progress {
     multi: Option<MultiProgress>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 /// One resource's progress line.
@@ -19,18 +35,33 @@ pub struct Progress {
 pub struct ResourceBar {
     bar: Option<ProgressBar>,
     name: String,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl Progress {
     /// Draw on stderr (hidden automatically when stderr is not a terminal).
     pub fn stderr() -> Self {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-        Self { multi: Some(multi) }
+        Self {
+            multi: Some(multi),
+            observer: None,
+        }
     }
 
     /// No display.
     pub fn hidden() -> Self {
-        Self { multi: None }
+        Self {
+            multi: None,
+            observer: None,
+        }
+    }
+
+    /// No display; every event goes to `observer`.
+    pub fn observed(observer: Arc<dyn Observer>) -> Self {
+        Self {
+            multi: None,
+            observer: Some(observer),
+        }
     }
 
     /// Add a line for `resource`.
@@ -49,6 +80,7 @@ impl Progress {
         ResourceBar {
             bar,
             name: resource.to_string(),
+            observer: self.observer.clone(),
         }
     }
 
@@ -63,6 +95,9 @@ impl Progress {
 impl ResourceBar {
     /// Count one page of `records` records.
     pub fn page(&self, records: u64) {
+        if let Some(o) = &self.observer {
+            o.page(&self.name, records);
+        }
         if let Some(bar) = &self.bar {
             bar.inc(records);
             bar.set_length(bar.length().unwrap_or(0) + 1);
@@ -73,6 +108,9 @@ impl ResourceBar {
 
     /// The resource completed.
     pub fn done(&self) {
+        if let Some(o) = &self.observer {
+            o.done(&self.name);
+        }
         if let Some(bar) = &self.bar {
             bar.finish_with_message(format!("done: {} records", bar.position()));
         }
@@ -81,9 +119,17 @@ impl ResourceBar {
 
     /// The resource failed.
     pub fn fail(&self) {
+        if let Some(o) = &self.observer {
+            o.failed(&self.name);
+        }
         if let Some(bar) = &self.bar {
             bar.abandon_with_message("failed");
         }
+    }
+
+    /// True if and only if the run was asked to stop (see [`Observer`]).
+    pub fn cancelled(&self) -> bool {
+        self.observer.as_ref().is_some_and(|o| o.cancelled())
     }
 }
 

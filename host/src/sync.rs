@@ -821,6 +821,11 @@ async fn extract(
     let mut bad_body_retries = 0;
     loop {
         page_no += 1;
+        if bar.cancelled() {
+            bail!(
+                "resource `{name}`: stopped before page {page_no}: the sync was cancelled; the pages before it are loaded"
+            );
+        }
         if page_no > ctx.max_pages {
             bail!(
                 "resource `{name}`: stopped after {} pages (limit `max_pages`); the paginator does not seem to end",

@@ -190,6 +190,18 @@ impl Loader {
     pub fn open_with(path: &Path, schema: &str, opts: LoaderOptions) -> Result<Self> {
         let conn = Connection::open(path)
             .with_context(|| format!("opening DuckDB file {}", path.display()))?;
+        Self::open_on(conn, path, schema, opts)
+    }
+
+    /// [`Loader::open_with`] on a connection the caller opened (a clone of
+    /// a database it keeps open, so that several loaders and readers share
+    /// one DuckDB instance; `extract serve` does this per tenant file).
+    pub fn open_on(
+        conn: Connection,
+        path: &Path,
+        schema: &str,
+        opts: LoaderOptions,
+    ) -> Result<Self> {
         let mut db = Db::new(conn, path.to_path_buf(), normalize_path(schema), opts)?;
         db.init().context("preparing the DuckDB schema")?;
         let load_id: Arc<str> = db.load_id.as_str().into();
@@ -1289,7 +1301,16 @@ impl Db {
                 return Err(anyhow!(e).context("recording the load"));
             }
         }
-        self.conn.execute_batch("CHECKPOINT")?;
+        // Folding the WAL into the file is an optimization (the rows are
+        // durable in the WAL already); DuckDB refuses it while another
+        // connection of the same database has a write open, which happens
+        // when several loaders share one database (`extract serve`).
+        if let Err(e) = self.conn.execute_batch("CHECKPOINT") {
+            if !e.to_string().contains("other write transactions") {
+                return Err(e.into());
+            }
+            tracing::debug!("CHECKPOINT postponed: {e}");
+        }
         Ok(())
     }
 }
