@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use wasmtime::component::{HasSelf, Linker, ResourceAny};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
@@ -35,6 +35,13 @@ pub use bindings::extract::connector::types as wit;
 
 /// How often the epoch ticks; CPU deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// A call that runs this many ticks gives its thread back to the async
+/// runtime (and is resumed after other tasks had their turn), so a
+/// component that computes for long, or loops until its deadline, never
+/// holds one of the runtime's few worker threads: with `extract serve`
+/// those threads also run every other tenant's syncs.
+const YIELD_TICKS: u64 = 1;
 
 /// Bytes of guest stderr kept for error reports (a panic message fits).
 const STDERR_CAPTURE_BYTES: usize = 16 * 1024;
@@ -156,6 +163,8 @@ pub struct State {
     stderr: MemoryOutputPipe,
     log_scope: Arc<str>,
     log_lines: u32,
+    /// Ticks the current call may still run (its CPU deadline).
+    ticks_left: u64,
 }
 
 impl WasiView for State {
@@ -228,11 +237,21 @@ impl LoadedComponent {
             stderr,
             log_scope: Arc::from(scope),
             log_lines: 0,
+            ticks_left: self.deadline_ticks(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.deadline_ticks());
+        // Every YIELD_TICKS ticks: out of budget, the call traps with
+        // `Trap::Interrupt`; otherwise it yields to the async runtime.
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            if state.ticks_left <= YIELD_TICKS {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            state.ticks_left -= YIELD_TICKS;
+            Ok(UpdateDeadline::Yield(YIELD_TICKS))
+        });
+        store.set_epoch_deadline(YIELD_TICKS);
         let bindings = self
             .pre
             .instantiate_async(&mut store)
@@ -299,9 +318,10 @@ pub struct Instance {
 pub type ConnectorError = wit::ConnectorError;
 
 impl Instance {
+    /// A fresh CPU deadline for the next call.
     fn rearm(&mut self) {
-        let ticks = self.component.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
+        self.store.data_mut().ticks_left = self.component.deadline_ticks();
+        self.store.set_epoch_deadline(YIELD_TICKS);
     }
 
     /// Call `describe`.
