@@ -11,6 +11,7 @@ pub mod dlt;
 pub mod measure;
 pub mod mock;
 pub mod report;
+pub mod serve;
 pub mod stages;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,8 @@ pub struct Options {
     pub per_host_concurrency: usize,
     /// Extra arguments for every `extract run`.
     pub extract_args: Vec<String>,
+    /// The serve section (`None`: skip it).
+    pub serve: Option<serve::ServeOptions>,
 }
 
 /// One `extract run` and what it loaded.
@@ -110,6 +113,8 @@ pub struct Results {
     pub stages: stages::Stages,
     /// The latency-bound sync.
     pub latency: LatencyRun,
+    /// `extract serve` (when run).
+    pub serve: Option<serve::ServeRun>,
     /// Notes on problems met (a failed dlt run, ...).
     pub notes: Vec<String>,
 }
@@ -186,7 +191,7 @@ pub fn table_rows(db: &Path, schema: &str) -> Result<Vec<(String, u64)>> {
     Ok(out)
 }
 
-fn shell_words(cmd: &Command) -> String {
+pub(crate) fn shell_words(cmd: &Command) -> String {
     std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
         .map(|a| a.to_string_lossy().into_owned())
@@ -368,6 +373,15 @@ pub async fn run(opts: Options) -> Result<Results> {
     );
     let latency = latency(&opts).await?;
 
+    let mut serve_run = None;
+    if let Some(so) = &opts.serve {
+        let components = Path::new(extract::builtin::COMPONENTS_DIR);
+        match serve::run(&opts.extract, &opts.work, components, so).await {
+            Ok(r) => serve_run = Some(r),
+            Err(e) => notes.push(format!("the serve section failed: {e:#}")),
+        }
+    }
+
     let (mut dlt_parquet, mut dlt_default) = (None, None);
     if !opts.skip_dlt {
         match dlt::ensure_venv(&opts.work.join("venv")) {
@@ -424,6 +438,7 @@ pub async fn run(opts: Options) -> Result<Results> {
         dlt_default,
         stages,
         latency,
+        serve: serve_run,
         notes,
     })
 }

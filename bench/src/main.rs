@@ -50,6 +50,9 @@ struct Cli {
     /// `--per-host-concurrency` given to extract.
     #[arg(long, default_value_t = 8)]
     per_host_concurrency: usize,
+    /// Tenants of the `extract serve` section (0: skip it).
+    #[arg(long, env = "BENCH_SERVE_TENANTS", default_value_t = 100)]
+    serve_tenants: usize,
     /// Extra arguments for `extract run` (e.g. `--prefetch-pages=0`).
     #[arg(long = "extract-arg", allow_hyphen_values = true)]
     extract_args: Vec<String>,
@@ -66,6 +69,8 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         delay_ms: u64,
     },
+    /// Run only the `extract serve` section and print its report.
+    Serve,
 }
 
 fn main() -> ExitCode {
@@ -105,6 +110,7 @@ async fn run(cli: Cli) -> Result<()> {
         tokio::signal::ctrl_c().await?;
         return Ok(());
     }
+    let serve_only = matches!(cli.command, Some(Cmd::Serve));
     let exe = std::env::current_exe().context("locating this binary")?;
     let extract = cli.extract.unwrap_or_else(|| exe.with_file_name("extract"));
     let work = match cli.work {
@@ -129,7 +135,21 @@ async fn run(cli: Cli) -> Result<()> {
         delay: Duration::from_millis(cli.delay_ms),
         per_host_concurrency: cli.per_host_concurrency,
         extract_args: cli.extract_args,
+        serve: (cli.serve_tenants > 0).then(|| extract_bench::serve::ServeOptions {
+            tenants: cli.serve_tenants,
+            ..Default::default()
+        }),
     };
+    if serve_only {
+        let so = opts.serve.clone().unwrap_or_default();
+        std::fs::create_dir_all(&opts.work)?;
+        let components = std::path::Path::new(extract::builtin::COMPONENTS_DIR);
+        let run = extract_bench::serve::run(&opts.extract, &opts.work, components, &so).await?;
+        let mut md = String::new();
+        report::serve_markdown(&mut md, &run);
+        println!("{md}\n{}", run.command);
+        return Ok(());
+    }
     let load_before = report::loadavg();
     let date = std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])

@@ -159,6 +159,8 @@ pub async fn serve(spec: MockSpec, port: u16) -> Result<Mock> {
     let router = Router::new()
         .route("/items", get(items))
         .route("/lat/{resource}", get(latency_top))
+        // The hostile test component's well-behaved resource asks for this.
+        .route("/calm", get(calm))
         .route("/lat/projects/{id}/tasks", get(latency_tasks))
         .with_state(app.clone());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -194,6 +196,10 @@ fn json(app: &App, body: Vec<u8>) -> Response {
         Bytes::from(body),
     )
         .into_response()
+}
+
+async fn calm(State(app): State<Arc<App>>) -> Response {
+    json(&app, b"{}".to_vec())
 }
 
 fn bad(message: String) -> Response {

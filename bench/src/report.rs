@@ -137,6 +137,33 @@ pub fn targets(r: &Results) -> Vec<Target> {
     ]
 }
 
+/// The targets of issue 8 (`extract serve`), when its section ran.
+pub fn serve_targets(s: &crate::serve::ServeRun) -> Vec<Target> {
+    vec![
+        Target {
+            what: "Hosted: 1-page syncs per second across the tenants",
+            goal: ">= 50/s",
+            measured: format!(
+                "{:.0}/s ({} syncs, {} tenants)",
+                s.burst.rate(),
+                s.burst.jobs,
+                s.tenants
+            ),
+            met: Some(s.burst.rate() >= 50.0),
+        },
+        Target {
+            what: "Hosted: peak RSS with every tenant's sync running at once",
+            goal: "< 500 MB",
+            measured: format!(
+                "{:.0} MB ({} at once)",
+                mb(s.concurrent.peak_rss),
+                s.concurrent.max_in_flight
+            ),
+            met: Some(mb(s.concurrent.peak_rss) < 500.0),
+        },
+    ]
+}
+
 /// The table printed on stdout.
 pub fn table(r: &Results) -> String {
     let mut out = String::new();
@@ -196,7 +223,10 @@ pub fn table(r: &Results) -> String {
         "{:<64} {:>10} {:>18}  met",
         "target", "goal", "measured"
     );
-    for t in targets(r) {
+    for t in targets(r)
+        .into_iter()
+        .chain(r.serve.iter().flat_map(serve_targets))
+    {
         let _ = writeln!(
             out,
             "{:<64} {:>10} {:>18}  {}",
@@ -426,6 +456,10 @@ pub fn markdown(r: &Results, date: &str, load_before: &str, load_after: &str) ->
         ms(s.startup.instantiate_and_construct)
     );
 
+    if let Some(sv) = &r.serve {
+        serve_markdown(&mut md, sv);
+    }
+
     let _ = writeln!(md, "\n## Exact commands\n");
     let _ = writeln!(md, "```sh");
     let _ = writeln!(
@@ -441,6 +475,13 @@ pub fn markdown(r: &Results, date: &str, load_before: &str, load_after: &str) ->
     }
     let _ = writeln!(md, "{}", r.full.command);
     let _ = writeln!(md, "{}", r.latency.command);
+    if let Some(sv) = &r.serve {
+        let _ = writeln!(
+            md,
+            "{}    # then the API calls of bench/src/serve.rs",
+            sv.command
+        );
+    }
     for d in [&r.dlt_parquet, &r.dlt_default].into_iter().flatten() {
         let _ = writeln!(
             md,
@@ -513,4 +554,108 @@ pub fn markdown(r: &Results, date: &str, load_before: &str, load_after: &str) ->
         }
     }
     md
+}
+
+/// The serve section of `BENCHMARKS.md`.
+pub fn serve_markdown(md: &mut String, s: &crate::serve::ServeRun) {
+    let _ = writeln!(md, "\n## Hosted sync (`extract serve`, issue 8)\n");
+    let _ = writeln!(md, "| target | goal | measured | met |");
+    let _ = writeln!(md, "|---|---|---|---|");
+    for t in serve_targets(s) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            t.what,
+            t.goal,
+            t.measured,
+            match t.met {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "-",
+            }
+        );
+    }
+    let b = &s.burst;
+    let c = &s.concurrent;
+    let n = &s.neighbour;
+    let _ = writeln!(md, "\n| run | figure |");
+    let _ = writeln!(md, "|---|---|");
+    let _ = writeln!(
+        md,
+        "| server RSS with {} tenants and their sources, before any sync | {:.0} MB |",
+        s.tenants,
+        mb(s.idle_rss)
+    );
+    let _ = writeln!(
+        md,
+        "| burst: {} 1-page syncs queued at once ({} per tenant) | {:.2} s, {:.0} syncs/s, {:.2} CPU s ({:.1} ms of CPU per sync) |",
+        b.jobs,
+        b.jobs / s.tenants.max(1),
+        b.wall.as_secs_f64(),
+        b.rate(),
+        b.cpu.as_secs_f64(),
+        b.cpu.as_secs_f64() * 1000.0 / b.jobs.max(1) as f64
+    );
+    let _ = writeln!(
+        md,
+        "| burst: job latency, queued to finished | p50 {}, p99 {}, max {} |",
+        ms(b.latency.p50),
+        ms(b.latency.p99),
+        ms(b.latency.max)
+    );
+    let _ = writeln!(
+        md,
+        "| burst: job run time, started to finished | p50 {}, p99 {}, max {} |",
+        ms(b.run.p50),
+        ms(b.run.p99),
+        ms(b.run.max)
+    );
+    let _ = writeln!(
+        md,
+        "| concurrent: {} syncs against an API answering in {} | {} running at once, {:.2} s, peak RSS {:.0} MB |",
+        c.syncs,
+        ms(crate::serve::ServeOptions::default().slow_delay),
+        c.max_in_flight,
+        c.wall.as_secs_f64(),
+        mb(c.peak_rss)
+    );
+    let _ = writeln!(
+        md,
+        "| peak RSS over the burst and concurrent runs | {:.0} MB |",
+        mb(s.peak_rss)
+    );
+    let ratio = n.beside.as_secs_f64() / n.alone.as_secs_f64().max(1e-9);
+    let _ = writeln!(
+        md,
+        "| noisy neighbour: tenant B syncs {} records alone (best of 3) | {} |",
+        thousands(n.records as f64),
+        ms(n.alone)
+    );
+    let _ = writeln!(
+        md,
+        "| noisy neighbour: the same sync while tenant A runs two hostile jobs | {} ({ratio:.2}x alone) |",
+        ms(n.beside)
+    );
+    for h in &n.hostile {
+        let _ = writeln!(
+            md,
+            "| noisy neighbour: tenant A's {} |  |",
+            h.replace('|', "/")
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nMethod: one `extract serve` process (command below) on 127.0.0.1 with the bench's \
+         mocks; every tenant has its own DuckDB file, sources use the built-in `rest_api` \
+         connector. The burst's rate is jobs / (last `finished_at` - first `created_at`) from \
+         the server's job records, so it includes queueing, the HTTP request, the component, \
+         the DuckDB load and the job bookkeeping; each tenant's rows are counted through \
+         `/v1/tables` afterwards. RSS is the server's `VmHWM` (reset with `clear_refs` before \
+         the concurrent run). In the noisy-neighbour run tenant A's two jobs each run \
+         `test_hostile.wasm`'s `spin` (a loop that never returns: stopped by the CPU deadline, \
+         10 s by default), `hog` (allocates until the memory cap, 256 MiB by default) and \
+         `calm`, while tenant B's sync runs; B's time is its job's started-to-finished. The \
+         memory bomb is left out of the RSS figures above on purpose: it grows to the cap the \
+         operator set."
+    );
 }

@@ -31,13 +31,45 @@ async fn bench_harness_runs_end_to_end_at_small_scale() {
         delay: Duration::from_millis(2),
         per_host_concurrency: 8,
         extract_args: Vec::new(),
+        serve: Some(extract_bench::serve::ServeOptions {
+            tenants: 3,
+            jobs_per_tenant: 2,
+            records_per_sync: 50,
+            slow_delay: Duration::from_millis(300),
+            neighbour_records: 2000,
+            max_concurrent_syncs: 10,
+            server_args: vec![
+                "--call-timeout-ms".into(),
+                "1000".into(),
+                "--memory-mib".into(),
+                "64".into(),
+            ],
+        }),
     };
     let results = extract_bench::run(opts).await.expect("the bench runs");
+    assert!(results.notes.is_empty(), "{:?}", results.notes);
+    let serve = results.serve.as_ref().expect("the serve section ran");
+    assert_eq!(serve.burst.jobs, 6);
+    assert_eq!(
+        serve.concurrent.max_in_flight, 3,
+        "every tenant's slow sync ran at once"
+    );
+    assert_eq!(serve.neighbour.hostile.len(), 2);
+    for line in &serve.neighbour.hostile {
+        assert!(
+            line.starts_with("job failed") && line.contains("`calm` succeeded"),
+            "{line}"
+        );
+    }
     assert_eq!(results.full.rows, 3000);
     assert_eq!(results.full.pages, 6);
     assert_eq!(results.stages.sample_records, 3000);
     let md = extract_bench::report::markdown(&results, "today", "0", "0");
     assert!(md.contains("## Targets (issue 4)"), "{md}");
+    assert!(
+        md.contains("## Hosted sync (`extract serve`, issue 8)"),
+        "{md}"
+    );
     let _ = std::fs::remove_dir_all(work);
 }
 
@@ -71,6 +103,7 @@ async fn per_host_concurrency_bounds_and_fills_the_requests_in_flight() {
             delay: Duration::from_millis(5),
             per_host_concurrency: limit,
             extract_args: Vec::new(),
+            serve: None,
         };
         let run = extract_bench::latency_only(&opts)
             .await
