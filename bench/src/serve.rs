@@ -379,7 +379,10 @@ fn start(extract: &Path, dir: &Path, cache: &Path, args: &[String]) -> Result<(S
         .arg(dir.join("master.key"))
         .args(args)
         .env("EXTRACT_CACHE_DIR", cache)
-        .env("EXTRACT_LOG", "warn")
+        .env(
+            "EXTRACT_LOG",
+            std::env::var("BENCH_SERVE_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(dir.join("server.log"))?);

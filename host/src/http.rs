@@ -119,6 +119,34 @@ pub struct HttpClient {
     redactor: Redactor,
 }
 
+/// The TLS settings of every client, built once per process: loading and
+/// parsing the platform's root certificates takes milliseconds, and
+/// `extract serve` builds a client per job. The platform's verifier,
+/// TLS 1.2 and 1.3, ALPN for HTTP/2 and HTTP/1.1: what reqwest builds
+/// by default.
+fn tls_config() -> Result<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = rustls::crypto::CryptoProvider::get_default()
+                .cloned()
+                .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+            let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+                .map_err(|e| format!("loading the platform's root certificates: {e}"))?;
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            Ok(config)
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!("setting up TLS: {e}"))
+}
+
 impl HttpClient {
     /// Build a client that enforces `policy` on every request and redirect.
     pub fn new(policy: EgressPolicy, settings: HttpSettings, redactor: Redactor) -> Result<Self> {
@@ -151,6 +179,7 @@ impl HttpClient {
             .timeout(settings.request_timeout)
             .pool_max_idle_per_host(32)
             .user_agent(concat!("extract/", env!("CARGO_PKG_VERSION")))
+            .tls_backend_preconfigured(tls_config()?)
             .build()?;
         Ok(Self {
             client,
@@ -265,10 +294,7 @@ impl HttpClient {
     }
 
     /// Read status, headers and a size-capped body.
-    async fn read(
-        &self,
-        mut resp: reqwest::Response,
-    ) -> Result<ReadResponse, ReadError> {
+    async fn read(&self, mut resp: reqwest::Response) -> Result<ReadResponse, ReadError> {
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()

@@ -412,6 +412,7 @@ async fn run_job(
     job: &JobRow,
     progress: &Arc<JobProgress>,
 ) -> Result<RunReport, String> {
+    let started = std::time::Instant::now();
     let secrets = app.secrets(&job.tenant).map_err(|e| format!("{e:#}"))?;
     let redact = |e: anyhow::Error| {
         let mut msg = secrets.redactor().redact(&format!("{e:#}"));
@@ -452,6 +453,7 @@ async fn run_job(
     let prepared = sync::prepare(input, &secrets, &opts)
         .await
         .map_err(redact)?;
+    let prepared_at = started.elapsed();
     let conn = app.dbs.connect(&job.tenant).map_err(redact)?;
     let loader = Loader::open_on(
         conn,
@@ -459,18 +461,26 @@ async fn run_job(
         &job.source,
         LoaderOptions {
             commit_records: app.settings.commit_every.max(1),
+            checkpoint_on_complete: false,
             ..LoaderOptions::default()
         },
     )
     .map_err(redact)?;
-    sync::run(
+    let opened_at = started.elapsed();
+    let report = sync::run(
         prepared,
         loader,
         &opts,
         Progress::observed(progress.clone()),
     )
     .await
-    .map_err(redact)
+    .map_err(redact);
+    tracing::debug!(
+        "job {}: prepared in {prepared_at:?}, loader open at {opened_at:?}, done at {:?}",
+        job.id,
+        started.elapsed()
+    );
+    report
 }
 
 #[cfg(test)]

@@ -13,6 +13,34 @@ use std::sync::{Mutex, MutexGuard};
 use anyhow::{Context as _, Result};
 use duckdb::{Connection, OptionalExt as _, params};
 
+/// Statements through the connection's statement cache: the control
+/// database answers the same few statements all day, and parsing and
+/// planning them each time cost more than running them.
+trait Cached {
+    fn run<P: duckdb::Params>(&self, sql: &str, params: P) -> duckdb::Result<usize>;
+    fn one<T, P: duckdb::Params, F: FnOnce(&duckdb::Row<'_>) -> duckdb::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> duckdb::Result<T>;
+}
+
+impl Cached for Connection {
+    fn run<P: duckdb::Params>(&self, sql: &str, params: P) -> duckdb::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn one<T, P: duckdb::Params, F: FnOnce(&duckdb::Row<'_>) -> duckdb::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> duckdb::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
 /// A stored connector component of a tenant.
 #[derive(Debug, Clone)]
 pub struct ConnectorRow {
@@ -175,6 +203,7 @@ impl Store {
             .with_context(|| format!("opening the control database {}", path.display()))?;
         conn.execute_batch(SCHEMA)
             .context("creating the control database's tables")?;
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -204,7 +233,7 @@ impl Store {
 
     /// Add a tenant.
     pub fn create_tenant(&self, id: &str, name: &str, token_hash: &str) -> Result<()> {
-        self.lock().execute(
+        self.lock().run(
             "INSERT INTO tenants VALUES (?, ?, ?, ?)",
             params![id, name, token_hash, now_ms()],
         )?;
@@ -214,8 +243,8 @@ impl Store {
     /// Every tenant: id, name, token hash.
     pub fn tenants(&self) -> Result<Vec<(String, String, String)>> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare("SELECT id, name, token_hash FROM tenants ORDER BY created_ms, id")?;
+        let mut stmt = conn
+            .prepare_cached("SELECT id, name, token_hash FROM tenants ORDER BY created_ms, id")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<duckdb::Result<_>>()?)
     }
@@ -223,9 +252,9 @@ impl Store {
     /// Remove a tenant and everything it stored; false if there was none.
     pub fn delete_tenant(&self, id: &str) -> Result<bool> {
         self.transaction(|c| {
-            let n = c.execute("DELETE FROM tenants WHERE id = ?", [id])?;
+            let n = c.run("DELETE FROM tenants WHERE id = ?", [id])?;
             for table in ["connectors", "secrets", "sources", "jobs"] {
-                c.execute(&format!("DELETE FROM {table} WHERE tenant = ?"), [id])?;
+                c.run(&format!("DELETE FROM {table} WHERE tenant = ?"), [id])?;
             }
             Ok(n > 0)
         })
@@ -236,7 +265,7 @@ impl Store {
         let conn = self.lock();
         let mut out = Vec::new();
         for d in candidates {
-            let n: i64 = conn.query_row(
+            let n: i64 = conn.one(
                 "SELECT count(*) FROM connectors WHERE digest = ?",
                 [d],
                 |r| r.get(0),
@@ -253,11 +282,11 @@ impl Store {
     /// Store (or replace) a tenant's connector; true if it was new.
     pub fn put_connector(&self, tenant: &str, name: &str, digest: &str, size: u64) -> Result<bool> {
         self.transaction(|c| {
-            let old = c.execute(
+            let old = c.run(
                 "DELETE FROM connectors WHERE tenant = ? AND name = ?",
                 [tenant, name],
             )?;
-            c.execute(
+            c.run(
                 "INSERT INTO connectors VALUES (?, ?, ?, ?)",
                 params![tenant, name, digest, size as i64],
             )?;
@@ -269,7 +298,7 @@ impl Store {
     pub fn connector(&self, tenant: &str, name: &str) -> Result<Option<ConnectorRow>> {
         Ok(self
             .lock()
-            .query_row(
+            .one(
                 "SELECT name, digest, size FROM connectors WHERE tenant = ? AND name = ?",
                 [tenant, name],
                 |r| {
@@ -286,8 +315,9 @@ impl Store {
     /// A tenant's connectors, by name.
     pub fn connectors(&self, tenant: &str) -> Result<Vec<ConnectorRow>> {
         let conn = self.lock();
-        let mut stmt = conn
-            .prepare("SELECT name, digest, size FROM connectors WHERE tenant = ? ORDER BY name")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT name, digest, size FROM connectors WHERE tenant = ? ORDER BY name",
+        )?;
         let rows = stmt.query_map([tenant], |r| {
             Ok(ConnectorRow {
                 name: r.get(0)?,
@@ -309,7 +339,7 @@ impl Store {
 
     /// Remove a connector; false if there was none.
     pub fn delete_connector(&self, tenant: &str, name: &str) -> Result<bool> {
-        Ok(self.lock().execute(
+        Ok(self.lock().run(
             "DELETE FROM connectors WHERE tenant = ? AND name = ?",
             [tenant, name],
         )? > 0)
@@ -320,11 +350,11 @@ impl Store {
     /// Store (or replace) a sealed secret; true if it was new.
     pub fn put_secret(&self, tenant: &str, name: &str, sealed: &[u8]) -> Result<bool> {
         self.transaction(|c| {
-            let old = c.execute(
+            let old = c.run(
                 "DELETE FROM secrets WHERE tenant = ? AND name = ?",
                 [tenant, name],
             )?;
-            c.execute(
+            c.run(
                 "INSERT INTO secrets VALUES (?, ?, ?)",
                 params![tenant, name, sealed],
             )?;
@@ -335,7 +365,8 @@ impl Store {
     /// A tenant's secret names.
     pub fn secret_names(&self, tenant: &str) -> Result<Vec<String>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT name FROM secrets WHERE tenant = ? ORDER BY name")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT name FROM secrets WHERE tenant = ? ORDER BY name")?;
         let rows = stmt.query_map([tenant], |r| r.get(0))?;
         Ok(rows.collect::<duckdb::Result<_>>()?)
     }
@@ -343,14 +374,14 @@ impl Store {
     /// A tenant's sealed secrets: name, sealed value.
     pub fn sealed_secrets(&self, tenant: &str) -> Result<Vec<(String, Vec<u8>)>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT name, sealed FROM secrets WHERE tenant = ?")?;
+        let mut stmt = conn.prepare_cached("SELECT name, sealed FROM secrets WHERE tenant = ?")?;
         let rows = stmt.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<duckdb::Result<_>>()?)
     }
 
     /// Remove a secret; false if there was none.
     pub fn delete_secret(&self, tenant: &str, name: &str) -> Result<bool> {
-        Ok(self.lock().execute(
+        Ok(self.lock().run(
             "DELETE FROM secrets WHERE tenant = ? AND name = ?",
             [tenant, name],
         )? > 0)
@@ -361,11 +392,11 @@ impl Store {
     /// Store (or replace) a source; true if it was new.
     pub fn put_source(&self, tenant: &str, s: &SourceRow) -> Result<bool> {
         self.transaction(|c| {
-            let old = c.execute(
+            let old = c.run(
                 "DELETE FROM sources WHERE tenant = ? AND name = ?",
                 [tenant, &s.name],
             )?;
-            c.execute(
+            c.run(
                 "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?)",
                 params![
                     tenant,
@@ -396,7 +427,7 @@ impl Store {
     pub fn source(&self, tenant: &str, name: &str) -> Result<Option<SourceRow>> {
         Ok(self
             .lock()
-            .query_row(
+            .one(
                 "SELECT name, connector, config, resources, every_secs, next_run_ms FROM sources WHERE tenant = ? AND name = ?",
                 [tenant, name],
                 Self::source_from_row,
@@ -407,7 +438,7 @@ impl Store {
     /// A tenant's sources, by name.
     pub fn sources(&self, tenant: &str) -> Result<Vec<SourceRow>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "SELECT name, connector, config, resources, every_secs, next_run_ms FROM sources WHERE tenant = ? ORDER BY name",
         )?;
         let rows = stmt.query_map([tenant], Self::source_from_row)?;
@@ -416,7 +447,7 @@ impl Store {
 
     /// Remove a source; false if there was none.
     pub fn delete_source(&self, tenant: &str, name: &str) -> Result<bool> {
-        Ok(self.lock().execute(
+        Ok(self.lock().run(
             "DELETE FROM sources WHERE tenant = ? AND name = ?",
             [tenant, name],
         )? > 0)
@@ -425,7 +456,7 @@ impl Store {
     /// Scheduled sources due at `now`: tenant, name, every.
     pub fn due_sources(&self, now: i64) -> Result<Vec<(String, String, u64)>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "SELECT tenant, name, every_secs FROM sources WHERE every_secs IS NOT NULL AND next_run_ms <= ? ORDER BY next_run_ms",
         )?;
         let rows = stmt.query_map([now], |r| {
@@ -445,11 +476,11 @@ impl Store {
         next: i64,
     ) -> Result<bool> {
         self.transaction(|c| {
-            c.execute(
+            c.run(
                 "UPDATE sources SET next_run_ms = ? WHERE tenant = ? AND name = ?",
                 params![next, tenant, source],
             )?;
-            let waiting: i64 = c.query_row(
+            let waiting: i64 = c.one(
                 "SELECT count(*) FROM jobs WHERE tenant = ? AND source = ? AND state = 'queued'",
                 [tenant, source],
                 |r| r.get(0),
@@ -473,7 +504,7 @@ impl Store {
     pub fn job(&self, tenant: &str, id: &str) -> Result<Option<JobRow>> {
         Ok(self
             .lock()
-            .query_row(
+            .one(
                 &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ? AND id = ?"),
                 [tenant, id],
                 job_from_row,
@@ -484,7 +515,7 @@ impl Store {
     /// A tenant's jobs, newest first.
     pub fn jobs(&self, tenant: &str, limit: usize) -> Result<Vec<JobRow>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(&format!(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ? ORDER BY seq DESC LIMIT ?"
         ))?;
         let rows = stmt.query_map(params![tenant, limit as i64], job_from_row)?;
@@ -494,7 +525,7 @@ impl Store {
     /// Every queued job, oldest first.
     pub fn queued_jobs(&self) -> Result<Vec<JobRow>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(&format!(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'queued' ORDER BY seq"
         ))?;
         let rows = stmt.query_map([], job_from_row)?;
@@ -504,8 +535,8 @@ impl Store {
     /// Jobs per tenant and state, for metrics.
     pub fn job_counts(&self) -> Result<Vec<(String, String, i64)>> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare("SELECT tenant, state, count(*) FROM jobs GROUP BY ALL ORDER BY ALL")?;
+        let mut stmt = conn
+            .prepare_cached("SELECT tenant, state, count(*) FROM jobs GROUP BY ALL ORDER BY ALL")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<duckdb::Result<_>>()?)
     }
@@ -513,7 +544,7 @@ impl Store {
     /// Jobs left `running` by a process that died: queued again (ahead of
     /// newer ones, by their queue order), to resume from their checkpoints.
     pub fn requeue_running(&self) -> Result<usize> {
-        Ok(self.lock().execute(
+        Ok(self.lock().run(
             "UPDATE jobs SET state = 'queued' WHERE state = 'running'",
             [],
         )?)
@@ -521,7 +552,7 @@ impl Store {
 
     /// Mark a queued job running; false if it is no longer queued.
     pub fn start_job(&self, id: &str) -> Result<bool> {
-        Ok(self.lock().execute(
+        Ok(self.lock().run(
             "UPDATE jobs SET state = 'running', started_ms = coalesce(started_ms, ?) WHERE id = ? AND state = 'queued'",
             params![now_ms(), id],
         )? > 0)
@@ -529,7 +560,7 @@ impl Store {
 
     /// Put a running job back in the queue (the server is stopping).
     pub fn requeue_job(&self, id: &str) -> Result<()> {
-        self.lock().execute(
+        self.lock().run(
             "UPDATE jobs SET state = 'queued' WHERE id = ? AND state = 'running'",
             [id],
         )?;
@@ -545,7 +576,7 @@ impl Store {
         resources: Option<&str>,
         load_id: Option<&str>,
     ) -> Result<()> {
-        self.lock().execute(
+        self.lock().run(
             "UPDATE jobs SET state = ?, finished_ms = ?, error = ?, resources = ?, load_id = ? WHERE id = ?",
             params![state.as_str(), now_ms(), error, resources, load_id, id],
         )?;
@@ -554,7 +585,7 @@ impl Store {
 
     /// Cancel a queued job; false if it is not queued.
     pub fn cancel_queued(&self, id: &str) -> Result<bool> {
-        Ok(self.lock().execute(
+        Ok(self.lock().run(
             "UPDATE jobs SET state = 'cancelled', finished_ms = ? WHERE id = ? AND state = 'queued'",
             params![now_ms(), id],
         )? > 0)
@@ -568,10 +599,10 @@ fn insert_job(
     source: &str,
     trigger: &str,
 ) -> duckdb::Result<()> {
-    let seq: i64 = c.query_row("SELECT coalesce(max(seq), 0) + 1 FROM jobs", [], |r| {
+    let seq: i64 = c.one("SELECT coalesce(max(seq), 0) + 1 FROM jobs", [], |r| {
         r.get(0)
     })?;
-    c.execute(
+    c.run(
         "INSERT INTO jobs (id, seq, tenant, source, state, trigger, created_ms) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
         params![id, seq, tenant, source, trigger, now_ms()],
     )?;

@@ -63,7 +63,11 @@ impl TenantDbs {
                 Some(c) => c.clone(),
                 None => {
                     let path = self.path(tenant);
-                    let conn = Connection::open(&path)
+                    // One thread per tenant database: its syncs are many and
+                    // small, and a hundred tenants' DuckDB thread pools
+                    // would cost more in threads and memory than they win.
+                    let config = duckdb::Config::default().threads(1)?;
+                    let conn = Connection::open_with_flags(&path, config)
                         .with_context(|| format!("opening {}", path.display()))?;
                     // Created once here, so concurrent loaders of this
                     // tenant never race to create it.
