@@ -267,11 +267,13 @@ fn tick(app: &Arc<App>) -> Result<()> {
         let next = now + (every as i64).saturating_mul(1000);
         app.store.schedule_run(&tenant, &source, &new_id(), next)?;
     }
+    // The queue is read once per tick; jobs queued meanwhile wake the
+    // scheduler again.
+    let mut queued = app.store.queued_jobs()?;
     loop {
         if app.scheduler.stopping.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let queued = app.store.queued_jobs()?;
         let job = {
             let mut running = app.scheduler.lock();
             let q: Vec<(&str, &str)> = queued
@@ -296,8 +298,9 @@ fn tick(app: &Arc<App>) -> Result<()> {
             ) else {
                 return Ok(());
             };
-            let job = queued[i].clone();
+            let job = queued.remove(i);
             if !app.store.start_job(&job.id)? {
+                // Cancelled (or started) since the queue was read.
                 continue;
             }
             *cursor = Some(job.tenant.clone());
@@ -461,7 +464,11 @@ async fn run_job(
         &job.source,
         LoaderOptions {
             commit_records: app.settings.commit_every.max(1),
-            checkpoint_on_complete: false,
+            // Checkpointed: rows left in the WAL also stay in the buffer
+            // pool that every tenant's file shares.
+            checkpoint_on_complete: true,
+            // The instance's limit is the server's (`--duckdb-memory-mib`).
+            memory_limit_mib: None,
             ..LoaderOptions::default()
         },
     )

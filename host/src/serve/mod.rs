@@ -75,6 +75,10 @@ pub struct ServeArgs {
     /// Cap on a JSON request body, in KiB.
     #[arg(long, default_value_t = 1024)]
     pub max_body_kib: usize,
+    /// DuckDB's memory limit (its buffer pool), in MiB, shared by all
+    /// tenants' files; loads past it spill to disk.
+    #[arg(long, default_value_t = 256)]
+    pub duckdb_memory_mib: u64,
     /// Cap on a component's linear memory, in MiB.
     #[arg(long, default_value_t = 256)]
     pub memory_mib: usize,
@@ -310,7 +314,7 @@ pub fn open(args: &ServeArgs) -> Result<Arc<App>> {
         runtime,
         builtin,
         components_dir,
-        dbs: TenantDbs::new(args.data_dir.join("tenants"))?,
+        dbs: TenantDbs::new(args.data_dir.join("tenants"), args.duckdb_memory_mib)?,
         metrics: Arc::default(),
         settings: settings(args)?,
         scheduler: jobs::Scheduler::default(),
