@@ -142,7 +142,56 @@ impl Runtime {
             pre,
             engine: self.engine.clone(),
             limits: self.limits.clone(),
+            gate: None,
         })
+    }
+}
+
+/// A cap on the calls into components that run at once, shared by every
+/// instance made from components given the same gate (`extract serve`
+/// gives each tenant one): a tenant whose components compute flat out
+/// (or loop until their deadline) gets this many threads' worth of CPU,
+/// and the other tenants' syncs keep the rest. A call holds its slot while
+/// it runs and gives it back at each yield (every epoch tick).
+#[derive(Clone, Debug)]
+pub struct CpuGate(Arc<tokio::sync::Semaphore>);
+
+impl CpuGate {
+    /// `slots` calls at once (at least one).
+    pub fn new(slots: usize) -> Self {
+        Self(Arc::new(tokio::sync::Semaphore::new(slots.max(1))))
+    }
+}
+
+/// A store's hold on its gate: the slot it holds while a call runs.
+#[derive(Clone)]
+struct GateHold {
+    gate: CpuGate,
+    slot: Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>,
+}
+
+impl GateHold {
+    /// Wait for a slot, unless this store holds one already (a call that
+    /// yielded and took one back, then returned, keeps none; but a store
+    /// must never wait for a second slot while it holds one).
+    async fn enter(&self) {
+        if self
+            .slot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return;
+        }
+        // The semaphore is never closed.
+        if let Ok(permit) = self.gate.0.clone().acquire_owned().await {
+            *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(permit);
+        }
+    }
+
+    /// Give the slot back.
+    fn leave(&self) {
+        self.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 }
 
@@ -153,6 +202,7 @@ pub struct LoadedComponent {
     pre: bindings::ConnectorPre<State>,
     engine: Engine,
     limits: Limits,
+    gate: Option<CpuGate>,
 }
 
 /// Per-store host state.
@@ -165,6 +215,8 @@ pub struct State {
     log_lines: u32,
     /// Ticks the current call may still run (its CPU deadline).
     ticks_left: u64,
+    /// The gate its calls pass, if any.
+    gate: Option<GateHold>,
 }
 
 impl WasiView for State {
@@ -213,6 +265,14 @@ pub struct ComponentFault {
 }
 
 impl LoadedComponent {
+    /// The same component, its instances' calls passing `gate`.
+    pub fn with_gate(&self, gate: CpuGate) -> Self {
+        Self {
+            gate: Some(gate),
+            ..self.clone()
+        }
+    }
+
     /// The component's name (its file name or `rest_api`).
     pub fn name(&self) -> &str {
         &self.name
@@ -238,6 +298,10 @@ impl LoadedComponent {
             log_scope: Arc::from(scope),
             log_lines: 0,
             ticks_left: self.deadline_ticks(),
+            gate: self.gate.clone().map(|gate| GateHold {
+                gate,
+                slot: Arc::default(),
+            }),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -249,14 +313,32 @@ impl LoadedComponent {
                 return Ok(UpdateDeadline::Interrupt);
             }
             state.ticks_left -= YIELD_TICKS;
-            Ok(UpdateDeadline::Yield(YIELD_TICKS))
+            let Some(hold) = &state.gate else {
+                return Ok(UpdateDeadline::Yield(YIELD_TICKS));
+            };
+            // Give the slot back while yielding; take one again to go on.
+            let hold = hold.clone();
+            Ok(UpdateDeadline::YieldCustom(
+                YIELD_TICKS,
+                Box::pin(async move {
+                    hold.leave();
+                    tokio::task::yield_now().await;
+                    hold.enter().await;
+                }),
+            ))
         });
         store.set_epoch_deadline(YIELD_TICKS);
-        let bindings = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| self.fault(&store, "failed to start", e))?;
+        // Instantiation runs the component's initialisers: it passes the
+        // gate like any call.
+        let hold = store.data().gate.clone();
+        if let Some(hold) = &hold {
+            hold.enter().await;
+        }
+        let bindings = self.pre.instantiate_async(&mut store).await;
+        if let Some(hold) = &hold {
+            hold.leave();
+        }
+        let bindings = bindings.map_err(|e| self.fault(&store, "failed to start", e))?;
         Ok(Instance {
             component: self.clone(),
             store,
@@ -318,10 +400,20 @@ pub struct Instance {
 pub type ConnectorError = wit::ConnectorError;
 
 impl Instance {
-    /// A fresh CPU deadline for the next call.
-    fn rearm(&mut self) {
+    /// Before a call: a fresh CPU deadline, and a slot of the gate.
+    async fn enter(&mut self) {
         self.store.data_mut().ticks_left = self.component.deadline_ticks();
         self.store.set_epoch_deadline(YIELD_TICKS);
+        if let Some(hold) = self.store.data().gate.clone() {
+            hold.enter().await;
+        }
+    }
+
+    /// After a call: the slot back.
+    fn leave(&mut self) {
+        if let Some(hold) = &self.store.data().gate {
+            hold.leave();
+        }
     }
 
     /// Call `describe`.
@@ -329,9 +421,10 @@ impl Instance {
         &mut self,
         config: &str,
     ) -> Result<std::result::Result<wit::SourceInfo, ConnectorError>> {
-        self.rearm();
+        self.enter().await;
         let source = self.bindings.extract_connector_source();
         let result = source.call_describe(&mut self.store, config).await;
+        self.leave();
         result.map_err(|e| self.component.fault(&self.store, "failed in `describe`", e))
     }
 
@@ -344,7 +437,7 @@ impl Instance {
         checkpoint: Option<&str>,
         state: Option<&str>,
     ) -> Result<Extraction> {
-        self.rearm();
+        self.enter().await;
         let guest = self.bindings.extract_connector_source().extraction();
         let handle = guest
             .call_constructor(
@@ -355,11 +448,12 @@ impl Instance {
                 checkpoint,
                 state,
             )
-            .await
-            .map_err(|e| {
-                self.component
-                    .fault(&self.store, "failed to create the extraction", e)
-            })?;
+            .await;
+        self.leave();
+        let handle = handle.map_err(|e| {
+            self.component
+                .fault(&self.store, "failed to create the extraction", e)
+        })?;
         Ok(Extraction { handle })
     }
 
@@ -368,9 +462,10 @@ impl Instance {
         &mut self,
         ext: &Extraction,
     ) -> Result<std::result::Result<wit::Request, ConnectorError>> {
-        self.rearm();
+        self.enter().await;
         let guest = self.bindings.extract_connector_source().extraction();
         let result = guest.call_start(&mut self.store, ext.handle).await;
+        self.leave();
         result.map_err(|e| self.component.fault(&self.store, "failed in `start`", e))
     }
 
@@ -380,22 +475,22 @@ impl Instance {
         ext: &Extraction,
         response: &wit::Response,
     ) -> Result<std::result::Result<wit::Page, ConnectorError>> {
-        self.rearm();
+        self.enter().await;
         let guest = self.bindings.extract_connector_source().extraction();
         let result = guest.call_next(&mut self.store, ext.handle, response).await;
+        self.leave();
         result.map_err(|e| self.component.fault(&self.store, "failed in `next`", e))
     }
 
     /// Drop an extraction resource, freeing its guest state.
     pub async fn finish(&mut self, ext: Extraction) -> Result<()> {
-        self.rearm();
-        ext.handle
-            .resource_drop_async(&mut self.store)
-            .await
-            .map_err(|e| {
-                self.component
-                    .fault(&self.store, "failed to drop the extraction", e)
-            })
+        self.enter().await;
+        let dropped = ext.handle.resource_drop_async(&mut self.store).await;
+        self.leave();
+        dropped.map_err(|e| {
+            self.component
+                .fault(&self.store, "failed to drop the extraction", e)
+        })
     }
 }
 

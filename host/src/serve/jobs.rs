@@ -431,7 +431,8 @@ async fn run_job(
         .ok_or_else(|| format!("the source `{}` was deleted", job.source))?;
     let component = app
         .component(&job.tenant, &source.connector)
-        .map_err(redact)?;
+        .map_err(redact)?
+        .with_gate(app.gate(&job.tenant));
     let config: Value = serde_json::from_str(&source.config)
         .context("the stored config is not JSON")
         .map_err(redact)?;

@@ -28,7 +28,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
 
 use crate::egress::HostRule;
-use crate::runtime::{ComponentCache, Limits, LoadedComponent, PageLimits, Runtime};
+use crate::runtime::{ComponentCache, CpuGate, Limits, LoadedComponent, PageLimits, Runtime};
 use crate::secrets::Secrets;
 use crate::sync::RunOptions;
 use crypto::MasterKey;
@@ -62,6 +62,11 @@ pub struct ServeArgs {
     /// Syncs running at once for one tenant.
     #[arg(long, default_value_t = 2)]
     pub max_syncs_per_tenant: usize,
+    /// Calls into one tenant's components that run at once: a tenant whose
+    /// components compute flat out (or loop until their deadline) gets
+    /// this many threads' worth of CPU, and other tenants keep the rest.
+    #[arg(long, default_value_t = 1)]
+    pub component_threads_per_tenant: usize,
     /// Extractions in flight at once within one sync.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
@@ -111,6 +116,8 @@ pub struct Settings {
     pub max_component_bytes: usize,
     /// Cap on a JSON body, in bytes.
     pub max_body_bytes: usize,
+    /// Component calls of one tenant at once.
+    pub component_threads_per_tenant: usize,
     run: RunOptions,
 }
 
@@ -134,6 +141,8 @@ pub struct App {
     pub settings: Settings,
     /// Jobs.
     pub scheduler: jobs::Scheduler,
+    /// Each tenant's gate on component calls.
+    gates: std::sync::Mutex<HashMap<String, CpuGate>>,
 }
 
 /// The name of the built-in generic connector.
@@ -169,6 +178,10 @@ impl App {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|_, t| t != tenant);
+        self.gates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(tenant);
     }
 
     /// Where an uploaded component with this digest is stored.
@@ -196,6 +209,16 @@ impl App {
         let bytes = std::fs::read(&path)
             .with_context(|| format!("reading the stored component `{name}`"))?;
         self.runtime.load(name, &bytes)
+    }
+
+    /// The gate all of `tenant`'s component calls pass.
+    pub fn gate(&self, tenant: &str) -> CpuGate {
+        self.gates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(tenant.to_string())
+            .or_insert_with(|| CpuGate::new(self.settings.component_threads_per_tenant))
+            .clone()
     }
 
     /// A tenant's secrets, decrypted, for one job.
@@ -252,6 +275,7 @@ fn settings(args: &ServeArgs) -> Result<Settings> {
         commit_every: args.commit_every.max(1),
         max_component_bytes: args.max_component_mib.saturating_mul(1024 * 1024),
         max_body_bytes: args.max_body_kib.saturating_mul(1024),
+        component_threads_per_tenant: args.component_threads_per_tenant.max(1),
         run: RunOptions {
             resources: None,
             concurrency: args.concurrency.max(1),
@@ -318,6 +342,7 @@ pub fn open(args: &ServeArgs) -> Result<Arc<App>> {
         metrics: Arc::default(),
         settings: settings(args)?,
         scheduler: jobs::Scheduler::default(),
+        gates: std::sync::Mutex::default(),
     }))
 }
 
