@@ -247,11 +247,18 @@ pub fn choose(
 
 /// The scheduler loop: queue due schedules, start jobs while slots are free.
 pub async fn run(app: Arc<App>) {
+    let mut schedules_read: Option<std::time::Instant> = None;
     loop {
         if app.scheduler.stopping.load(Ordering::SeqCst) {
             break;
         }
-        if let Err(e) = tick(&app) {
+        // Schedules have a resolution of seconds: they are read once per
+        // TICK, not at every wake-up (each finished job wakes the loop).
+        let schedules = schedules_read.is_none_or(|t| t.elapsed() >= TICK);
+        if schedules {
+            schedules_read = Some(std::time::Instant::now());
+        }
+        if let Err(e) = tick(&app, schedules) {
             tracing::error!("scheduler: {e:#}");
         }
         tokio::select! {
@@ -261,11 +268,17 @@ pub async fn run(app: Arc<App>) {
     }
 }
 
-fn tick(app: &Arc<App>) -> Result<()> {
-    let now = now_ms();
-    for (tenant, source, every) in app.store.due_sources(now)? {
-        let next = now + (every as i64).saturating_mul(1000);
-        app.store.schedule_run(&tenant, &source, &new_id(), next)?;
+fn tick(app: &Arc<App>, schedules: bool) -> Result<()> {
+    if schedules {
+        let now = now_ms();
+        for (tenant, source, every) in app.store.due_sources(now)? {
+            let next = now + (every as i64).saturating_mul(1000);
+            app.store.schedule_run(&tenant, &source, &new_id(), next)?;
+        }
+    }
+    if app.scheduler.lock().len() >= app.settings.max_concurrent_syncs {
+        // No free slot: the next finished job wakes the scheduler.
+        return Ok(());
     }
     // The queue is read once per tick; jobs queued meanwhile wake the
     // scheduler again.
@@ -465,15 +478,17 @@ async fn run_job(
         &job.source,
         LoaderOptions {
             commit_records: app.settings.commit_every.max(1),
-            // Checkpointed: rows left in the WAL also stay in the buffer
-            // pool that every tenant's file shares.
-            checkpoint_on_complete: true,
+            // The instance folds each file's WAL in as it grows (see
+            // `TenantDbs::new`).
+            checkpoint_on_complete: false,
             // The instance's limit is the server's (`--duckdb-memory-mib`).
             memory_limit_mib: None,
+            schema_ready: app.dbs.schema_ready(&job.tenant, &job.source),
             ..LoaderOptions::default()
         },
     )
     .map_err(redact)?;
+    app.dbs.mark_schema_ready(&job.tenant, &job.source);
     let opened_at = started.elapsed();
     let report = sync::run(
         prepared,

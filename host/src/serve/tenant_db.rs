@@ -21,6 +21,9 @@ use crate::storage::naming::{literal, quote};
 const INTERNAL_SCHEMA: &str = "_extract_staging";
 const INTERNAL_PREFIX: &str = "_extract_";
 
+/// DuckDB's `wal_autocheckpoint` for tenants' files.
+const WAL_AUTOCHECKPOINT: &str = "1MiB";
+
 /// The tenants' databases: each tenant's file is attached (once, on first
 /// use) to one in-memory DuckDB instance that the server keeps, under a
 /// catalog named after the tenant id; a connection for a tenant is a clone
@@ -32,6 +35,8 @@ pub struct TenantDbs {
     dir: PathBuf,
     root: Mutex<Connection>,
     attached: Mutex<HashSet<String>>,
+    /// (tenant, source) pairs whose loader tables this process created.
+    ready: Mutex<HashSet<(String, String)>>,
 }
 
 /// One table of a tenant.
@@ -58,14 +63,37 @@ impl TenantDbs {
         let config = duckdb::Config::default()
             .max_memory(&format!("{}MiB", memory_limit_mib.max(16)))?
             .with("async_threads", "1")?
-            .with("temp_directory", tmp.to_string_lossy())?;
+            .with("temp_directory", tmp.to_string_lossy())?
+            // Rows not yet checkpointed stay in the buffer pool every
+            // tenant shares, so each file's WAL is folded in early (DuckDB's
+            // default is 16 MiB) rather than with a CHECKPOINT after every
+            // job, which costs more than a small sync's rows.
+            .with("wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
         let root = Connection::open_in_memory_with_flags(config)
             .context("starting the DuckDB instance for tenants' files")?;
         Ok(Self {
             dir,
             root: Mutex::new(root),
             attached: Mutex::default(),
+            ready: Mutex::default(),
         })
+    }
+
+    /// Whether a loader of `tenant`'s `source` already set up its tables
+    /// in this process.
+    pub fn schema_ready(&self, tenant: &str, source: &str) -> bool {
+        self.ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&(tenant.to_string(), source.to_string()))
+    }
+
+    /// Remember that a loader of `tenant`'s `source` set up its tables.
+    pub fn mark_schema_ready(&self, tenant: &str, source: &str) {
+        self.ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((tenant.to_string(), source.to_string()));
     }
 
     /// The file of `tenant` (an id the server generated).
@@ -113,6 +141,10 @@ impl TenantDbs {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(tenant);
+        self.ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(t, _)| t != tenant);
         if was_attached {
             self.root
                 .lock()

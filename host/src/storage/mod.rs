@@ -89,6 +89,11 @@ pub struct LoaderOptions {
     /// compact file behind, `extract serve` (which keeps each tenant's
     /// file open) leaves it to DuckDB's automatic checkpoints.
     pub checkpoint_on_complete: bool,
+    /// The caller knows this process already set up the loader's own
+    /// tables in this schema (`extract serve` remembers it per tenant and
+    /// source): skip the `CREATE ... IF NOT EXISTS` statements, which cost
+    /// more than a small sync's rows.
+    pub schema_ready: bool,
 }
 
 impl Default for LoaderOptions {
@@ -98,6 +103,7 @@ impl Default for LoaderOptions {
             commit_interval: Duration::from_secs(5),
             memory_limit_mib: Some(DEFAULT_MEMORY_LIMIT_MIB),
             checkpoint_on_complete: true,
+            schema_ready: false,
         }
     }
 }
@@ -574,6 +580,26 @@ impl Db {
                 .execute_batch(&format!("SET memory_limit = '{}MiB'", mib.max(16)))?;
         }
         let s = self.qualified(&self.schema);
+        if !self.opts.schema_ready {
+            self.create_own_tables(&s)?;
+        }
+        // Resume the load id of an interrupted run, if there is one.
+        let pending: Option<String> = self
+            .conn
+            .query_row(
+                &format!("SELECT max(load_id) FROM {s}.{}", quote(CHECKPOINTS)),
+                [],
+                |r| r.get(0),
+            )
+            .ok()
+            .flatten();
+        self.load_id = pending.unwrap_or_else(new_load_id);
+        Ok(())
+    }
+
+    /// The loader's own tables in the schema `s` (qualified), created if
+    /// missing.
+    fn create_own_tables(&self, s: &str) -> Result<()> {
         self.conn.execute_batch(&format!(
             "CREATE SCHEMA IF NOT EXISTS {s};
              CREATE SCHEMA IF NOT EXISTS {staging};
@@ -589,17 +615,6 @@ impl Db {
             tables = quote(TABLES),
             kept = quote(KEPT_RECORDS),
         ))?;
-        // Resume the load id of an interrupted run, if there is one.
-        let pending: Option<String> = self
-            .conn
-            .query_row(
-                &format!("SELECT max(load_id) FROM {s}.{}", quote(CHECKPOINTS)),
-                [],
-                |r| r.get(0),
-            )
-            .ok()
-            .flatten();
-        self.load_id = pending.unwrap_or_else(new_load_id);
         Ok(())
     }
 
