@@ -303,7 +303,16 @@ pub fn open(args: &ServeArgs) -> Result<Arc<App>> {
         .with_context(|| format!("creating the data dir {}", args.data_dir.display()))?;
     let admin = read_admin_token(&args.admin_token_file)?;
     let key = MasterKey::from_file(&args.secret_key_file)?;
-    let store = Store::open(&args.data_dir.join("control.duckdb"))?;
+    let control = args.data_dir.join("control.sqlite");
+    let old_control = args.data_dir.join("control.duckdb");
+    if old_control.exists() && !control.exists() {
+        // Builds before 2026-12-06 kept the control state in DuckDB.
+        bail!(
+            "{} holds control state in the format of an earlier build (control.duckdb); this build keeps it in control.sqlite and has no migration: start with a new --data-dir, or run the earlier build",
+            args.data_dir.display()
+        );
+    }
+    let store = Store::open(&control)?;
     let components_dir = args.data_dir.join("components");
     std::fs::create_dir_all(&components_dir)
         .with_context(|| format!("creating {}", components_dir.display()))?;

@@ -1,42 +1,46 @@
 //! The server's control state (tenants, connectors, secrets, sources, jobs)
-//! in one DuckDB file in the data dir. Every change is one committed
-//! transaction (DuckDB writes its WAL before a commit returns), so the state
-//! survives SIGKILL.
+//! in one SQLite file in the data dir (`control.sqlite`). Every change is
+//! one committed transaction, in WAL mode with `synchronous = FULL` (the
+//! WAL is synced before a commit returns), so the state survives SIGKILL
+//! and power loss.
+//!
+//! SQLite rather than DuckDB, which holds the tenants' data: this is
+//! small-transaction work (a job is queued, started and finished with a
+//! handful of point reads and writes), where SQLite answers in
+//! microseconds and DuckDB, built for scans, took most of a millisecond
+//! per statement: a fifth of the CPU of a small sync.
 //!
 //! Tenant input is only ever bound as a parameter, never spliced into SQL.
-//! Uniqueness is enforced here, under the one connection's lock, rather
-//! than by DuckDB indexes (whose update rules are stricter than we need).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use anyhow::{Context as _, Result};
-use duckdb::{Connection, OptionalExt as _, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 
 /// Statements through the connection's statement cache: the control
-/// database answers the same few statements all day, and parsing and
-/// planning them each time cost more than running them.
+/// database answers the same few statements all day.
 trait Cached {
-    fn run<P: duckdb::Params>(&self, sql: &str, params: P) -> duckdb::Result<usize>;
-    fn one<T, P: duckdb::Params, F: FnOnce(&duckdb::Row<'_>) -> duckdb::Result<T>>(
+    fn run<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn one<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
         &self,
         sql: &str,
         params: P,
         f: F,
-    ) -> duckdb::Result<T>;
+    ) -> rusqlite::Result<T>;
 }
 
 impl Cached for Connection {
-    fn run<P: duckdb::Params>(&self, sql: &str, params: P) -> duckdb::Result<usize> {
+    fn run<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
         self.prepare_cached(sql)?.execute(params)
     }
 
-    fn one<T, P: duckdb::Params, F: FnOnce(&duckdb::Row<'_>) -> duckdb::Result<T>>(
+    fn one<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
         &self,
         sql: &str,
         params: P,
         f: F,
-    ) -> duckdb::Result<T> {
+    ) -> rusqlite::Result<T> {
         self.prepare_cached(sql)?.query_row(params, f)
     }
 }
@@ -161,16 +165,20 @@ pub struct Store {
 }
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS tenants (id VARCHAR NOT NULL, name VARCHAR NOT NULL, token_hash VARCHAR NOT NULL, created_ms BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS connectors (tenant VARCHAR NOT NULL, name VARCHAR NOT NULL, digest VARCHAR NOT NULL, size BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS secrets (tenant VARCHAR NOT NULL, name VARCHAR NOT NULL, sealed BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS sources (tenant VARCHAR NOT NULL, name VARCHAR NOT NULL, connector VARCHAR NOT NULL, config VARCHAR NOT NULL, resources VARCHAR, every_secs BIGINT, next_run_ms BIGINT);
-CREATE TABLE IF NOT EXISTS jobs (id VARCHAR NOT NULL, seq BIGINT NOT NULL, tenant VARCHAR NOT NULL, source VARCHAR NOT NULL, state VARCHAR NOT NULL, trigger VARCHAR NOT NULL, created_ms BIGINT NOT NULL, started_ms BIGINT, finished_ms BIGINT, error VARCHAR, resources VARCHAR, load_id VARCHAR);
+CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL, created_ms INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS connectors (tenant TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (tenant, name)) STRICT;
+CREATE INDEX IF NOT EXISTS connectors_digest ON connectors (digest);
+CREATE TABLE IF NOT EXISTS secrets (tenant TEXT NOT NULL, name TEXT NOT NULL, sealed BLOB NOT NULL, PRIMARY KEY (tenant, name)) STRICT;
+CREATE TABLE IF NOT EXISTS sources (tenant TEXT NOT NULL, name TEXT NOT NULL, connector TEXT NOT NULL, config TEXT NOT NULL, resources TEXT, every_secs INTEGER, next_run_ms INTEGER, PRIMARY KEY (tenant, name)) STRICT;
+CREATE INDEX IF NOT EXISTS sources_next_run ON sources (next_run_ms) WHERE every_secs IS NOT NULL;
+CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, tenant TEXT NOT NULL, source TEXT NOT NULL, state TEXT NOT NULL, trigger TEXT NOT NULL, created_ms INTEGER NOT NULL, started_ms INTEGER, finished_ms INTEGER, error TEXT, resources TEXT, load_id TEXT) STRICT;
+CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs (tenant, seq);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, seq);
 ";
 
 const JOB_COLUMNS: &str = "id, seq, tenant, source, state, trigger, created_ms, started_ms, finished_ms, error, resources, load_id";
 
-fn job_from_row(r: &duckdb::Row<'_>) -> duckdb::Result<JobRow> {
+fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     let state: String = r.get(4)?;
     Ok(JobRow {
         id: r.get(0)?,
@@ -201,6 +209,10 @@ impl Store {
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path)
             .with_context(|| format!("opening the control database {}", path.display()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;",
+        )
+        .with_context(|| format!("opening the control database {}", path.display()))?;
         conn.execute_batch(SCHEMA)
             .context("creating the control database's tables")?;
         conn.set_prepared_statement_cache_capacity(64);
@@ -214,9 +226,9 @@ impl Store {
     }
 
     /// Run `f` in one transaction: all of it is stored, or none.
-    fn transaction<T>(&self, f: impl FnOnce(&Connection) -> duckdb::Result<T>) -> Result<T> {
+    fn transaction<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         let conn = self.lock();
-        conn.execute_batch("BEGIN TRANSACTION")?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
         match f(&conn) {
             Ok(v) => {
                 conn.execute_batch("COMMIT")?;
@@ -246,7 +258,7 @@ impl Store {
         let mut stmt = conn
             .prepare_cached("SELECT id, name, token_hash FROM tenants ORDER BY created_ms, id")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(rows.collect::<duckdb::Result<_>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Remove a tenant and everything it stored; false if there was none.
@@ -325,7 +337,7 @@ impl Store {
                 size: r.get::<_, i64>(2)? as u64,
             })
         })?;
-        Ok(rows.collect::<duckdb::Result<_>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Every digest of a tenant's connectors.
@@ -368,7 +380,7 @@ impl Store {
         let mut stmt =
             conn.prepare_cached("SELECT name FROM secrets WHERE tenant = ? ORDER BY name")?;
         let rows = stmt.query_map([tenant], |r| r.get(0))?;
-        Ok(rows.collect::<duckdb::Result<_>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// A tenant's sealed secrets: name, sealed value.
@@ -376,7 +388,7 @@ impl Store {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached("SELECT name, sealed FROM secrets WHERE tenant = ?")?;
         let rows = stmt.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<duckdb::Result<_>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Remove a secret; false if there was none.
@@ -412,7 +424,7 @@ impl Store {
         })
     }
 
-    fn source_from_row(r: &duckdb::Row<'_>) -> duckdb::Result<SourceRow> {
+    fn source_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRow> {
         Ok(SourceRow {
             name: r.get(0)?,
             connector: r.get(1)?,
@@ -442,7 +454,7 @@ impl Store {
             "SELECT name, connector, config, resources, every_secs, next_run_ms FROM sources WHERE tenant = ? ORDER BY name",
         )?;
         let rows = stmt.query_map([tenant], Self::source_from_row)?;
-        Ok(rows.collect::<duckdb::Result<_>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Remove a source; false if there was none.
@@ -462,7 +474,7 @@ impl Store {
         let rows = stmt.query_map([now], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
         })?;
-        Ok(rows.collect::<duckdb::Result<_>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Queue the scheduled run of a due source (unless one is already
@@ -519,7 +531,7 @@ impl Store {
             "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ? ORDER BY seq DESC LIMIT ?"
         ))?;
         let rows = stmt.query_map(params![tenant, limit as i64], job_from_row)?;
-        Ok(rows.collect::<duckdb::Result<_>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Every queued job, oldest first.
@@ -529,16 +541,16 @@ impl Store {
             "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'queued' ORDER BY seq"
         ))?;
         let rows = stmt.query_map([], job_from_row)?;
-        Ok(rows.collect::<duckdb::Result<_>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Jobs per tenant and state, for metrics.
     pub fn job_counts(&self) -> Result<Vec<(String, String, i64)>> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare_cached("SELECT tenant, state, count(*) FROM jobs GROUP BY ALL ORDER BY ALL")?;
+            .prepare_cached("SELECT tenant, state, count(*) FROM jobs GROUP BY tenant, state ORDER BY tenant, state")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(rows.collect::<duckdb::Result<_>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Jobs left `running` by a process that died: queued again (ahead of
@@ -598,7 +610,7 @@ fn insert_job(
     tenant: &str,
     source: &str,
     trigger: &str,
-) -> duckdb::Result<()> {
+) -> rusqlite::Result<()> {
     let seq: i64 = c.one("SELECT coalesce(max(seq), 0) + 1 FROM jobs", [], |r| {
         r.get(0)
     })?;
@@ -615,7 +627,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("control.duckdb")).expect("open");
+        let store = Store::open(&dir.path().join("control.sqlite")).expect("open");
         (dir, store)
     }
 
@@ -628,7 +640,7 @@ mod tests {
         assert!(!s.put_secret("a", "key", b"sealed2").expect("secret"));
         s.create_job("j1", "a", "src", "manual").expect("job");
         drop(s);
-        let s = Store::open(&dir.path().join("control.duckdb")).expect("reopen");
+        let s = Store::open(&dir.path().join("control.sqlite")).expect("reopen");
         assert_eq!(s.tenants().expect("tenants").len(), 2);
         assert_eq!(s.secret_names("a").expect("names"), vec!["key"]);
         assert!(s.secret_names("b").expect("names").is_empty());
