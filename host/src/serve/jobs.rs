@@ -478,9 +478,11 @@ async fn run_job(
         &job.source,
         LoaderOptions {
             commit_records: app.settings.commit_every.max(1),
-            // The instance folds each file's WAL in as it grows (see
-            // `TenantDbs::new`).
-            checkpoint_on_complete: false,
+            // Checkpointed: rows not yet checkpointed sit in in-memory
+            // blocks (a 256 KiB block per column of each table touched)
+            // of the buffer pool every tenant shares; 100 tenants' 1-page
+            // syncs left in their WALs ran a 256 MiB pool out of memory.
+            checkpoint_on_complete: true,
             // The instance's limit is the server's (`--duckdb-memory-mib`).
             memory_limit_mib: None,
             schema_ready: app.dbs.schema_ready(&job.tenant, &job.source),
