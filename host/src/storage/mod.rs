@@ -539,6 +539,10 @@ struct Db {
     load_id: String,
     opts: LoaderOptions,
     resources: HashMap<String, ResourceState>,
+    /// Whether a resource of this run keeps its records (a parent's, for
+    /// its children to resume with). Other resources' kept records are
+    /// deleted when they begin, so only these can be left at the end.
+    keeps_records: bool,
 }
 
 impl Db {
@@ -552,6 +556,7 @@ impl Db {
             load_id: String::new(),
             opts,
             resources: HashMap::new(),
+            keeps_records: false,
         })
     }
 
@@ -710,6 +715,7 @@ impl Db {
         }
         let interrupted =
             resume.done || resume.checkpoint.is_some() || !resume.partitions.is_empty();
+        self.keeps_records |= spec.keep_records;
         let kept = format!("{}.{}", self.qualified(STAGING_SCHEMA), quote(KEPT_RECORDS));
         if spec.keep_records && interrupted {
             let mut stmt = self.conn.prepare(&format!(
@@ -972,7 +978,7 @@ impl Db {
             .remove(resource)
             .ok_or_else(|| anyhow!("unknown resource `{resource}`"))?;
         self.conn.execute_batch("BEGIN TRANSACTION")?;
-        let mut result = self.flush_inner(&mut state);
+        let mut result = self.flush_inner(&mut state, complete);
         if complete && result.is_ok() {
             let sql = self.completion_sql(&state);
             result = self
@@ -1022,7 +1028,9 @@ impl Db {
         }
     }
 
-    fn flush_inner(&mut self, state: &mut ResourceState) -> Result<()> {
+    /// Write the pending rows; with `complete`, leave the positions to the
+    /// completion statements, which replace all of the resource's.
+    fn flush_inner(&mut self, state: &mut ResourceState, complete: bool) -> Result<()> {
         let root = state.root().name.clone();
         let disposition = state.spec.disposition;
         // Tables and columns first, for every table with columns.
@@ -1117,7 +1125,13 @@ impl Db {
             }
             appender.flush().context("keeping parent records")?;
         }
-        for (partition, checkpoint) in &state.pending_checkpoints {
+        let no_positions = HashMap::new();
+        let positions = if complete {
+            (&no_positions, &[][..])
+        } else {
+            (&state.pending_checkpoints, state.pending_done.as_slice())
+        };
+        for (partition, checkpoint) in positions.0 {
             self.save_position(
                 &state.spec.resource,
                 partition,
@@ -1125,7 +1139,7 @@ impl Db {
                 false,
             )?;
         }
-        for partition in &state.pending_done {
+        for partition in positions.1 {
             self.save_position(&state.spec.resource, partition, None, true)?;
         }
         if let Some(new_state) = &state.pending_state {
@@ -1317,17 +1331,25 @@ impl Db {
 
     fn complete(&mut self, success: bool) -> Result<()> {
         if success {
+            let schema = literal(&self.schema);
+            let kept = if self.keeps_records {
+                format!(
+                    "DELETE FROM {}.{} WHERE schema_name = {schema};",
+                    self.qualified(STAGING_SCHEMA),
+                    quote(KEPT_RECORDS)
+                )
+            } else {
+                String::new()
+            };
             let sql = format!(
                 "BEGIN TRANSACTION;
                  INSERT INTO {loads} (load_id, schema_name, status, inserted_at) VALUES ({id}, {schema}, 0, now());
                  DELETE FROM {cp};
-                 DELETE FROM {kept} WHERE schema_name = {schema};
+                 {kept}
                  COMMIT;",
                 loads = self.target("_dlt_loads"),
                 id = literal(&self.load_id),
-                schema = literal(&self.schema),
                 cp = self.target(CHECKPOINTS),
-                kept = format_args!("{}.{}", self.qualified(STAGING_SCHEMA), quote(KEPT_RECORDS)),
             );
             if let Err(e) = self.conn.execute_batch(&sql) {
                 let _ = self.conn.execute_batch("ROLLBACK");
