@@ -154,6 +154,18 @@ impl Server {
     }
 
     /// Create a tenant; its token.
+    /// A new tenant with the fixture API's key stored as `fixture_key`.
+    async fn fixture_tenant(&self, name: &str) -> String {
+        let t = self.tenant(name).await;
+        self.put_ok(
+            "/v1/secrets/fixture_key",
+            &t,
+            json!({"value": FIXTURE_SECRET}),
+        )
+        .await;
+        t
+    }
+
     async fn tenant(&self, name: &str) -> String {
         let (status, v) = self
             .call(
@@ -563,14 +575,7 @@ async fn a_server_killed_and_stopped_mid_sync_finishes_the_job_without_loss_or_d
         &["--allow-host", "127.0.0.1", "--commit-every", "2"],
     )
     .await;
-    let t = server.tenant("acme").await;
-    server
-        .put_ok(
-            "/v1/secrets/fixture_key",
-            &t,
-            json!({"value": FIXTURE_SECRET}),
-        )
-        .await;
+    let t = server.fixture_tenant("acme").await;
     server
         .put_ok(
             "/v1/sources/shop",
@@ -643,14 +648,7 @@ async fn a_cancelled_job_stops_at_a_checkpoint_and_keeps_what_it_loaded() {
         &["--allow-host", "127.0.0.1", "--commit-every", "2"],
     )
     .await;
-    let t = server.tenant("acme").await;
-    server
-        .put_ok(
-            "/v1/secrets/fixture_key",
-            &t,
-            json!({"value": FIXTURE_SECRET}),
-        )
-        .await;
+    let t = server.fixture_tenant("acme").await;
     server
         .put_ok(
             "/v1/sources/shop",
@@ -721,7 +719,15 @@ async fn another_tenants_things_are_404_and_missing_tokens_401_on_every_endpoint
     let (_, tenants) = server
         .call("GET", "/v1/tenants", Some(ADMIN), Body::None)
         .await;
-    let a_id = tenants[0]["id"].as_str().unwrap().to_string();
+    let a_id = tenants
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "a")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Every tenant-scoped endpoint, with A's names.
     let endpoints: Vec<(&str, String, Body)> = vec![
@@ -828,7 +834,7 @@ async fn another_tenants_things_are_404_and_missing_tokens_401_on_every_endpoint
     let (status, _) = server
         .call("GET", "/v1/sources", Some(&a), Body::None)
         .await;
-    assert_eq!(status, 401);
+    assert_eq!(status, 401, "a deleted tenant's token");
     let (status, _) = server
         .call(
             "DELETE",
@@ -848,14 +854,7 @@ async fn tenant_configs_cannot_reach_loopback_unless_the_operator_allows_it() {
     let dir = tempfile::tempdir().unwrap();
     // No --allow-host: the tenant's loopback base URL gets the strict check.
     let server = Server::start(dir.path(), &[]).await;
-    let t = server.tenant("acme").await;
-    server
-        .put_ok(
-            "/v1/secrets/fixture_key",
-            &t,
-            json!({"value": FIXTURE_SECRET}),
-        )
-        .await;
+    let t = server.fixture_tenant("acme").await;
     server
         .put_ok(
             "/v1/sources/shop",
@@ -890,14 +889,7 @@ async fn tenant_configs_cannot_reach_loopback_unless_the_operator_allows_it() {
     // With the operator's --allow-host, the same source syncs.
     let allowed_dir = tempfile::tempdir().unwrap();
     let allowed = Server::start(allowed_dir.path(), &["--allow-host", "127.0.0.1"]).await;
-    let t = allowed.tenant("acme").await;
-    allowed
-        .put_ok(
-            "/v1/secrets/fixture_key",
-            &t,
-            json!({"value": FIXTURE_SECRET}),
-        )
-        .await;
+    let t = allowed.fixture_tenant("acme").await;
     allowed
         .put_ok(
             "/v1/sources/shop",
@@ -918,14 +910,7 @@ async fn a_scheduled_source_is_synced_every_period() {
     let url = fixture(Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--allow-host", "127.0.0.1"]).await;
-    let t = server.tenant("cron").await;
-    server
-        .put_ok(
-            "/v1/secrets/fixture_key",
-            &t,
-            json!({"value": FIXTURE_SECRET}),
-        )
-        .await;
+    let t = server.fixture_tenant("cron").await;
     let stored = server
         .put_ok(
             "/v1/sources/shop",
@@ -981,20 +966,13 @@ async fn a_looping_and_memory_bombing_tenant_fails_only_its_own_job() {
     )
     .await;
     let noisy = server.tenant("noisy").await;
-    let quiet = server.tenant("quiet").await;
+    let quiet = server.fixture_tenant("quiet").await;
     server.upload(&noisy, "hostile", "test_hostile.wasm").await;
     server
         .put_ok(
             "/v1/sources/bomb",
             &noisy,
             json!({"connector": "hostile", "config": {"client": {"base_url": url}}, "resources": ["spin", "hog", "calm"]}),
-        )
-        .await;
-    server
-        .put_ok(
-            "/v1/secrets/fixture_key",
-            &quiet,
-            json!({"value": FIXTURE_SECRET}),
         )
         .await;
     server

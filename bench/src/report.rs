@@ -56,6 +56,20 @@ pub struct Target {
     pub met: Option<bool>,
 }
 
+/// A markdown table of targets with the measured figure beside each.
+fn targets_table(md: &mut String, targets: &[Target]) {
+    let _ = writeln!(md, "| target | goal | measured | met |");
+    let _ = writeln!(md, "|---|---|---|---|");
+    for t in targets {
+        let met = match t.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "-",
+        };
+        let _ = writeln!(md, "| {} | {} | {} | {met} |", t.what, t.goal, t.measured);
+    }
+}
+
 /// The targets of issue 4 with the measured figure beside each.
 pub fn targets(r: &Results) -> Vec<Target> {
     let ours = per_s(r.full.records, r.full.usage.wall);
@@ -310,22 +324,7 @@ pub fn markdown(r: &Results, date: &str, load_before: &str, load_after: &str) ->
     );
 
     let _ = writeln!(md, "## Targets (issue 4)\n");
-    let _ = writeln!(md, "| target | goal | measured | met |");
-    let _ = writeln!(md, "|---|---|---|---|");
-    for t in targets(r) {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} |",
-            t.what,
-            t.goal,
-            t.measured,
-            match t.met {
-                Some(true) => "yes",
-                Some(false) => "**no**",
-                None => "-",
-            }
-        );
-    }
+    targets_table(&mut md, &targets(r));
 
     let _ = writeln!(md, "\n## Runs\n");
     let _ = writeln!(md, "```text\n{}```\n", table(r));
@@ -559,22 +558,7 @@ pub fn markdown(r: &Results, date: &str, load_before: &str, load_after: &str) ->
 /// The serve section of `BENCHMARKS.md`.
 pub fn serve_markdown(md: &mut String, s: &crate::serve::ServeRun) {
     let _ = writeln!(md, "\n## Hosted sync (`extract serve`, issue 8)\n");
-    let _ = writeln!(md, "| target | goal | measured | met |");
-    let _ = writeln!(md, "|---|---|---|---|");
-    for t in serve_targets(s) {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} |",
-            t.what,
-            t.goal,
-            t.measured,
-            match t.met {
-                Some(true) => "yes",
-                Some(false) => "**no**",
-                None => "-",
-            }
-        );
-    }
+    targets_table(md, &serve_targets(s));
     let b = &s.burst;
     let c = &s.concurrent;
     let n = &s.neighbour;
@@ -636,10 +620,11 @@ pub fn serve_markdown(md: &mut String, s: &crate::serve::ServeRun) {
         "| noisy neighbour: the same sync while tenant A runs two hostile jobs | {} ({ratio:.2}x alone) |",
         ms(n.beside)
     );
-    for h in &n.hostile {
+    for (i, h) in n.hostile.iter().enumerate() {
         let _ = writeln!(
             md,
-            "| noisy neighbour: tenant A's {} |  |",
+            "| noisy neighbour: tenant A's job {} | {} |",
+            i + 1,
             h.replace('|', "/")
         );
     }

@@ -663,7 +663,7 @@ async fn noisy(
             })
             .collect();
         hostile.push(format!(
-            "job {}: {}",
+            "{}: {}",
             job["state"].as_str().unwrap_or("?"),
             resources.join(", ")
         ));

@@ -252,11 +252,11 @@ impl Store {
         Ok(())
     }
 
-    /// Every tenant: id, name, token hash.
+    /// Every tenant, in creation order: id, name, token hash.
     pub fn tenants(&self) -> Result<Vec<(String, String, String)>> {
         let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached("SELECT id, name, token_hash FROM tenants ORDER BY created_ms, id")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT id, name, token_hash FROM tenants ORDER BY rowid")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
