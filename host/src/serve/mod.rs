@@ -5,7 +5,7 @@
 //! boundary between tenants.
 //!
 //! Layout: [`api`] (routes, auth, errors, the OpenAPI document), [`store`]
-//! (control state in DuckDB), [`crypto`] (secrets at rest, tokens),
+//! (control state in SQLite), [`crypto`] (secrets at rest, tokens),
 //! [`jobs`] (queue, fairness, running syncs), [`tenant_db`] (tenants' data
 //! files), [`metrics`].
 
