@@ -639,7 +639,9 @@ pub fn serve_markdown(md: &mut String, s: &crate::serve::ServeRun) {
          the concurrent run). In the noisy-neighbour run tenant A's two jobs each run \
          `test_hostile.wasm`'s `spin` (a loop that never returns: stopped by the CPU deadline, \
          10 s by default), `hog` (allocates until the memory cap, 256 MiB by default) and \
-         `calm`, while tenant B's sync runs; B's time is its job's started-to-finished. The \
+         `calm`, while tenant B's sync runs; B's time is its job's started-to-finished. A's \
+         component calls share one thread (`--component-threads-per-tenant`, 1), so on 2 \
+         cores B keeps about one core, less the kernel's work of A's memory growth. The \
          memory bomb is left out of the RSS figures above on purpose: it grows to the cap the \
          operator set."
     );
