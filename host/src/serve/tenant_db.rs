@@ -104,7 +104,12 @@ impl TenantDbs {
 
     /// The catalog `tenant`'s file is attached as.
     fn catalog(tenant: &str) -> String {
-        quote(&format!("t_{tenant}"))
+        quote(&Self::catalog_name(tenant))
+    }
+
+    /// The catalog's name, unquoted.
+    fn catalog_name(tenant: &str) -> String {
+        format!("t_{tenant}")
     }
 
     /// A new connection to `tenant`'s database (attached on first use).
@@ -119,8 +124,9 @@ impl TenantDbs {
             let mut attached = self.attached.lock().unwrap_or_else(|p| p.into_inner());
             if !attached.contains(tenant) {
                 let path = self.path(tenant);
-                // Created once here, so concurrent loaders of this tenant
-                // never race to create it. A new file gets small blocks
+                // Created, with the tables all its loaders share, once
+                // here, so concurrent loaders of this tenant never race to
+                // create them. A new file gets small blocks
                 // (an existing one keeps the size it was made with).
                 let options = if path.exists() {
                     String::new()
@@ -128,11 +134,12 @@ impl TenantDbs {
                     format!(" (BLOCK_SIZE {BLOCK_SIZE})")
                 };
                 conn.execute_batch(&format!(
-                    "ATTACH IF NOT EXISTS {} AS {catalog}{options}; CREATE SCHEMA IF NOT EXISTS {catalog}.{}",
+                    "ATTACH IF NOT EXISTS {} AS {catalog}{options}",
                     literal(&path.to_string_lossy()),
-                    quote(INTERNAL_SCHEMA)
                 ))
                 .with_context(|| format!("opening {}", path.display()))?;
+                crate::storage::create_shared_tables(&conn, &Self::catalog_name(tenant))
+                    .with_context(|| format!("opening {}", path.display()))?;
                 attached.insert(tenant.to_string());
             }
         }

@@ -605,20 +605,17 @@ impl Db {
     /// The loader's own tables in the schema `s` (qualified), created if
     /// missing.
     fn create_own_tables(&self, s: &str) -> Result<()> {
+        create_shared_tables(&self.conn, &self.catalog)?;
         self.conn.execute_batch(&format!(
             "CREATE SCHEMA IF NOT EXISTS {s};
-             CREATE SCHEMA IF NOT EXISTS {staging};
              CREATE TABLE IF NOT EXISTS {s}.{cp} (resource VARCHAR NOT NULL, partition_key VARCHAR NOT NULL, checkpoint VARCHAR, load_id VARCHAR, updated_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (resource, partition_key));
              ALTER TABLE {s}.{cp} ADD COLUMN IF NOT EXISTS done BOOLEAN DEFAULT false;
              CREATE TABLE IF NOT EXISTS {s}.{st} (resource VARCHAR PRIMARY KEY, state VARCHAR, load_id VARCHAR, updated_at TIMESTAMPTZ DEFAULT now());
              CREATE TABLE IF NOT EXISTS {s}.{tables} (table_name VARCHAR PRIMARY KEY, parent_table VARCHAR, root_table VARCHAR NOT NULL);
-             CREATE TABLE IF NOT EXISTS {staging}.{kept} (schema_name VARCHAR, resource VARCHAR, seq BIGINT, record VARCHAR);
              CREATE TABLE IF NOT EXISTS {s}._dlt_loads (load_id VARCHAR NOT NULL, schema_name VARCHAR, status BIGINT NOT NULL, inserted_at TIMESTAMPTZ NOT NULL, schema_version_hash VARCHAR);",
-            staging = self.qualified(STAGING_SCHEMA),
             cp = quote(CHECKPOINTS),
             st = quote(STATE),
             tables = quote(TABLES),
-            kept = quote(KEPT_RECORDS),
         ))?;
         Ok(())
     }
@@ -668,56 +665,60 @@ impl Db {
     fn begin(&mut self, spec: TableSpec) -> Result<Resume> {
         let root = normalize_path(&spec.table);
         let key_columns = spec.primary_key.iter().map(|k| key_column(k)).collect();
-        let mut resume = Resume {
-            state: self.stored_text(
-                &format!(
-                    "SELECT state FROM {} WHERE resource = ?",
-                    self.target(STATE)
-                ),
-                &spec.resource,
-            )?,
-            ..Resume::default()
-        };
+        // The resource's positions and state, the tables earlier runs
+        // created under its root, and whether it has kept parent records:
+        // one statement.
+        let mut resume = Resume::default();
+        let mut children = Vec::new();
+        let mut has_kept = false;
         {
             let mut stmt = self.conn.prepare(&format!(
-                "SELECT partition_key, checkpoint, coalesce(done, false) FROM {} WHERE resource = ?",
-                self.target(CHECKPOINTS)
+                "SELECT 0, partition_key, checkpoint, coalesce(done, false) FROM {cp} WHERE resource = $1
+                 UNION ALL SELECT 1, NULL, state, NULL FROM {st} WHERE resource = $1
+                 UNION ALL SELECT 2, table_name, parent_table, NULL FROM {tables} WHERE root_table = $2
+                 UNION ALL (SELECT 3, NULL, NULL, NULL FROM {kept} WHERE schema_name = $3 AND resource = $1 LIMIT 1)",
+                cp = self.target(CHECKPOINTS),
+                st = self.target(STATE),
+                tables = self.target(TABLES),
+                kept = format_args!("{}.{}", self.qualified(STAGING_SCHEMA), quote(KEPT_RECORDS)),
             ))?;
-            let mut rows = stmt.query(duckdb::params![spec.resource])?;
+            let mut rows = stmt.query(duckdb::params![spec.resource, root, self.schema])?;
             while let Some(row) = rows.next()? {
-                let key: String = row.get(0)?;
-                let position = Position {
-                    checkpoint: row.get(1)?,
-                    done: row.get(2)?,
-                };
-                if key.is_empty() {
-                    resume.checkpoint = position.checkpoint;
-                    resume.done = position.done;
-                } else {
-                    resume.partitions.insert(key, position);
+                let kind: i32 = row.get(0)?;
+                match kind {
+                    0 => {
+                        let key: String = row.get(1)?;
+                        let position = Position {
+                            checkpoint: row.get(2)?,
+                            done: row.get(3)?,
+                        };
+                        if key.is_empty() {
+                            resume.checkpoint = position.checkpoint;
+                            resume.done = position.done;
+                        } else {
+                            resume.partitions.insert(key, position);
+                        }
+                    }
+                    1 => resume.state = row.get(2)?,
+                    3 => has_kept = true,
+                    _ => {
+                        let name: String = row.get(1)?;
+                        if name != root {
+                            children.push((name, row.get::<_, Option<String>>(2)?));
+                        }
+                    }
                 }
             }
         }
-        // The root table and the child tables earlier runs created.
+        // The root table first, then its children, parents before children.
+        children.sort_by(|a, b| (a.0.len(), &a.0).cmp(&(b.0.len(), &b.0)));
         let mut known = vec![(root.clone(), None)];
-        {
-            let mut stmt = self.conn.prepare(&format!(
-                "SELECT table_name, parent_table FROM {} WHERE root_table = ? ORDER BY length(table_name), table_name",
-                self.target(TABLES)
-            ))?;
-            let mut rows = stmt.query(duckdb::params![root])?;
-            while let Some(row) = rows.next()? {
-                let name: String = row.get(0)?;
-                if name != root {
-                    known.push((name, row.get(1)?));
-                }
-            }
-        }
+        known.extend(children);
         let interrupted =
             resume.done || resume.checkpoint.is_some() || !resume.partitions.is_empty();
         self.keeps_records |= spec.keep_records;
         let kept = format!("{}.{}", self.qualified(STAGING_SCHEMA), quote(KEPT_RECORDS));
-        if spec.keep_records && interrupted {
+        if spec.keep_records && interrupted && has_kept {
             let mut stmt = self.conn.prepare(&format!(
                 "SELECT record FROM {kept} WHERE schema_name = ? AND resource = ? ORDER BY seq"
             ))?;
@@ -728,7 +729,7 @@ impl Db {
                     .records
                     .push(serde_json::from_str(&text).context("reading kept parent records")?);
             }
-        } else {
+        } else if has_kept {
             self.conn.execute(
                 &format!("DELETE FROM {kept} WHERE schema_name = ? AND resource = ?"),
                 duckdb::params![self.schema, spec.resource],
@@ -780,16 +781,6 @@ impl Db {
         }
         self.resources.insert(state.spec.resource.clone(), state);
         Ok(resume)
-    }
-
-    /// The text of the first row of `sql` (one `?`: the resource), if any.
-    fn stored_text(&self, sql: &str, resource: &str) -> Result<Option<String>> {
-        let mut stmt = self.conn.prepare(sql)?;
-        let mut rows = stmt.query(duckdb::params![resource])?;
-        Ok(match rows.next()? {
-            Some(row) => row.get(0)?,
-            None => None,
-        })
     }
 
     fn table_exists(&self, schema: &str, table: &str) -> Result<bool> {
@@ -1371,6 +1362,21 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// Create the tables every source's loader in the database `catalog`
+/// shares (the staging schema, kept parent records), if missing. A caller
+/// that runs several loaders on one database at once (`extract serve`)
+/// calls this first: two loaders creating them at the same moment would
+/// fail with a write-write conflict on the catalog.
+pub fn create_shared_tables(conn: &Connection, catalog: &str) -> Result<()> {
+    let staging = format!("{}.{}", quote(catalog), quote(STAGING_SCHEMA));
+    conn.execute_batch(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {staging};
+         CREATE TABLE IF NOT EXISTS {staging}.{kept} (schema_name VARCHAR, resource VARCHAR, seq BIGINT, record VARCHAR);",
+        kept = quote(KEPT_RECORDS),
+    ))?;
+    Ok(())
 }
 
 /// Split `"catalog"."schema"."table"` into schema and table.
