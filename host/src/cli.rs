@@ -264,14 +264,15 @@ async fn run(
     opts: RunOptions,
     loader_opts: LoaderOptions,
 ) -> Result<ExitCode> {
+    crate::http::warm_up();
     let rt = runtime(&args)?;
     let (input, name) = source_input(&rt, &args)?;
     let secrets = Secrets::load(args.secrets.as_deref())?;
-    let source = sync::prepare(input, &secrets, &opts).await?;
-    let schema = if source.info.name.is_empty() || source.info.name == "rest_api" {
+    let described = sync::describe(input).await?;
+    let schema = if described.info.name.is_empty() || described.info.name == "rest_api" {
         name
     } else {
-        source.info.name.clone()
+        described.info.name.clone()
     };
     let db = db.unwrap_or_else(|| {
         PathBuf::from(format!(
@@ -279,7 +280,19 @@ async fn run(
             crate::storage::naming::snake_case(&schema)
         ))
     });
-    let loader = Loader::open_with(&db, &schema, loader_opts)?;
+    // Config and secret errors come before the DuckDB file is touched;
+    // then opening it and building the HTTP client (whose first client
+    // waits for the root certificates) run side by side.
+    let authorized = described.authorize(&secrets, &opts)?;
+    let opening = {
+        let (db, schema) = (db.clone(), schema.clone());
+        tokio::task::spawn_blocking(move || Loader::open_with(&db, &schema, loader_opts))
+    };
+    let source = authorized.connect();
+    let loader = opening
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the DuckDB file: {e}"))??;
+    let source = source?;
     let started = std::time::Instant::now();
     let report = sync::run(source, loader, &opts, Progress::stderr()).await?;
     print!("{}", summary(&report));
@@ -298,6 +311,7 @@ async fn run(
 }
 
 async fn check(args: SourceArgs) -> Result<ExitCode> {
+    crate::http::warm_up();
     let rt = runtime(&args)?;
     let (input, _) = source_input(&rt, &args)?;
     let secrets = Secrets::load(args.secrets.as_deref())?;

@@ -124,6 +124,17 @@ pub struct HttpClient {
 /// `extract serve` builds a client per job. The platform's verifier,
 /// TLS 1.2 and 1.3, ALPN for HTTP/2 and HTTP/1.1: what reqwest builds
 /// by default.
+/// Build the process's TLS settings on a thread of their own, so that
+/// loading the root certificates overlaps other start-up work (`extract
+/// run` opens its DuckDB file meanwhile). Clients built later wait for it.
+pub fn warm_up() {
+    let _ = std::thread::Builder::new()
+        .name("tls-roots".into())
+        .spawn(|| {
+            let _ = tls_config();
+        });
+}
+
 fn tls_config() -> Result<rustls::ClientConfig> {
     static CONFIG: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
         std::sync::OnceLock::new();

@@ -113,6 +113,21 @@ pub struct Source {
 
 /// Describe the source and prepare auth and HTTP.
 pub async fn prepare(input: SourceInput, secrets: &Secrets, opts: &RunOptions) -> Result<Source> {
+    describe(input).await?.connect(secrets, opts)
+}
+
+/// A source its component has described: the effective config is known,
+/// auth and HTTP are not set up yet.
+pub struct Described {
+    component: LoadedComponent,
+    operator_written: Option<Value>,
+    /// What `describe` returned.
+    pub info: wit::SourceInfo,
+    config: Value,
+}
+
+/// Run the component's `describe` on the config and check the result.
+pub async fn describe(input: SourceInput) -> Result<Described> {
     crate::config::check_secret_placement(&input.config)?;
     let mut instance = input.component.instantiate("describe").await?;
     let config_text = serde_json::to_string(&input.config)?;
@@ -127,42 +142,96 @@ pub async fn prepare(input: SourceInput, secrets: &Secrets, opts: &RunOptions) -
         )
     })?;
     crate::config::check_secret_placement(&config)?;
-    let client = ClientSpec::from_config(&config)?;
-    let auth = Authenticator::new(
-        client.auth.as_ref(),
-        &client.headers,
-        &client.base_url,
-        secrets,
-    )?;
-
-    let mut policy = EgressPolicy::default();
-    if let Some(op) = &input.operator_written
-        && let Ok(op_client) = ClientSpec::from_config_partial(op)
-    {
-        for url in op_client {
-            if let Some(rule) = HostRule::from_url(&url) {
-                policy.trust(rule);
-            }
-        }
-    }
-    for rule in &opts.allow_hosts {
-        policy.trust(rule.clone());
-    }
-    if let Some(rule) = HostRule::from_url(&client.base_url) {
-        policy.declare(rule);
-    }
-    if let Some(rule) = auth.token_url().and_then(HostRule::from_url) {
-        policy.declare(rule);
-    }
-    let http = HttpClient::new(policy, opts.http.clone(), secrets.redactor())?;
-    Ok(Source {
+    Ok(Described {
         component: input.component,
+        operator_written: input.operator_written,
         info,
         config,
-        client,
-        auth: Arc::new(auth),
-        http,
     })
+}
+
+impl Described {
+    /// Resolve auth and build the HTTP client under the egress policy.
+    pub fn connect(self, secrets: &Secrets, opts: &RunOptions) -> Result<Source> {
+        self.authorize(secrets, opts)?.connect()
+    }
+
+    /// Resolve auth (a missing secret fails here) and the egress policy.
+    pub fn authorize(self, secrets: &Secrets, opts: &RunOptions) -> Result<Authorized> {
+        let Described {
+            component,
+            operator_written,
+            info,
+            config,
+        } = self;
+        let client = ClientSpec::from_config(&config)?;
+        let auth = Authenticator::new(
+            client.auth.as_ref(),
+            &client.headers,
+            &client.base_url,
+            secrets,
+        )?;
+
+        let mut policy = EgressPolicy::default();
+        if let Some(op) = &operator_written
+            && let Ok(op_client) = ClientSpec::from_config_partial(op)
+        {
+            for url in op_client {
+                if let Some(rule) = HostRule::from_url(&url) {
+                    policy.trust(rule);
+                }
+            }
+        }
+        for rule in &opts.allow_hosts {
+            policy.trust(rule.clone());
+        }
+        if let Some(rule) = HostRule::from_url(&client.base_url) {
+            policy.declare(rule);
+        }
+        if let Some(rule) = auth.token_url().and_then(HostRule::from_url) {
+            policy.declare(rule);
+        }
+        Ok(Authorized {
+            component,
+            info,
+            config,
+            client,
+            auth,
+            policy,
+            http: opts.http.clone(),
+            redactor: secrets.redactor(),
+        })
+    }
+}
+
+/// A described source with its auth and egress policy resolved: all that
+/// is left is the HTTP client.
+pub struct Authorized {
+    component: LoadedComponent,
+    info: wit::SourceInfo,
+    config: Value,
+    client: ClientSpec,
+    auth: Authenticator,
+    policy: EgressPolicy,
+    http: HttpSettings,
+    redactor: crate::secrets::Redactor,
+}
+
+impl Authorized {
+    /// Build the HTTP client (the first of a process loads the platform's
+    /// root certificates, tens of milliseconds: see
+    /// [`crate::http::warm_up`]).
+    pub fn connect(self) -> Result<Source> {
+        let http = HttpClient::new(self.policy, self.http, self.redactor)?;
+        Ok(Source {
+            component: self.component,
+            info: self.info,
+            config: self.config,
+            client: self.client,
+            auth: Arc::new(self.auth),
+            http,
+        })
+    }
 }
 
 impl ClientSpec {

@@ -299,6 +299,7 @@ fn settings(args: &ServeArgs) -> Result<Settings> {
 /// compile the built-in connector, queue again the jobs a killed process
 /// left running.
 pub fn open(args: &ServeArgs) -> Result<Arc<App>> {
+    crate::http::warm_up();
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data dir {}", args.data_dir.display()))?;
     let admin = read_admin_token(&args.admin_token_file)?;
