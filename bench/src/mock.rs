@@ -251,11 +251,13 @@ async fn latency_top(
     Query(q): Query<PageQuery>,
 ) -> Response {
     let _counted = InFlight::new(&app);
-    tokio::time::sleep(app.spec.delay).await;
+    let due = tokio::time::Instant::now() + app.spec.delay;
     let Some((_, records, per)) = LATENCY_RESOURCES.iter().find(|(n, ..)| *n == resource) else {
         return (StatusCode::NOT_FOUND, "no such resource").into_response();
     };
     let body = small_page(&resource, q.page.unwrap_or(1), *records, *per, None);
+    // The page is rendered within the delay, not after it.
+    tokio::time::sleep_until(due).await;
     json(&app, body)
 }
 
@@ -265,7 +267,7 @@ async fn latency_tasks(
     Query(q): Query<PageQuery>,
 ) -> Response {
     let _counted = InFlight::new(&app);
-    tokio::time::sleep(app.spec.delay).await;
+    let due = tokio::time::Instant::now() + app.spec.delay;
     let body = small_page(
         "tasks",
         q.page.unwrap_or(1),
@@ -273,6 +275,7 @@ async fn latency_tasks(
         TASKS_PER_PAGE,
         Some(id),
     );
+    tokio::time::sleep_until(due).await;
     json(&app, body)
 }
 
