@@ -81,6 +81,9 @@ pub struct LatencyRun {
     pub concurrency: usize,
     /// The most requests the mock saw in flight at once.
     pub max_in_flight: u64,
+    /// The mock's mean time to answer a request (the delay plus its timer's
+    /// granularity).
+    pub mean_answer: Duration,
     /// The process's cost.
     pub usage: Usage,
     /// Rows loaded, per table.
@@ -93,6 +96,12 @@ impl LatencyRun {
     /// requests x delay / concurrency.
     pub fn ideal(&self) -> Duration {
         self.delay * (self.requests as u32) / (self.concurrency.max(1) as u32)
+    }
+
+    /// The ideal at the mock's measured answer time rather than its
+    /// nominal delay.
+    pub fn ideal_as_answered(&self) -> Duration {
+        self.mean_answer * (self.requests as u32) / (self.concurrency.max(1) as u32)
     }
 }
 
@@ -329,6 +338,7 @@ async fn latency(opts: &Options) -> Result<LatencyRun> {
         delay: opts.delay,
         concurrency: opts.per_host_concurrency,
         max_in_flight: mock.max_in_flight(),
+        mean_answer: mock.mean_answer(),
         usage,
         tables,
         command,

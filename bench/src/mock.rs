@@ -77,22 +77,30 @@ struct App {
     bytes: AtomicU64,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
+    /// Time spent answering counted requests, summed, and their number.
+    answering_us: AtomicU64,
+    answered: AtomicU64,
 }
 
 /// Counts a request as in flight while it lives.
-struct InFlight<'a>(&'a App);
+/// A request being answered: counted in flight, and timed.
+struct InFlight<'a>(&'a App, std::time::Instant);
 
 impl<'a> InFlight<'a> {
     fn new(app: &'a App) -> Self {
         let now = app.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         app.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        InFlight(app)
+        InFlight(app, std::time::Instant::now())
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0
+            .answering_us
+            .fetch_add(self.1.elapsed().as_micros() as u64, Ordering::SeqCst);
+        self.0.answered.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -118,6 +126,13 @@ impl Mock {
     /// The most requests that were in flight at once.
     pub fn max_in_flight(&self) -> u64 {
         self.app.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The mean time the mock took to answer a counted request (its delay
+    /// plus timer granularity and rendering).
+    pub fn mean_answer(&self) -> Duration {
+        let n = self.app.answered.load(Ordering::SeqCst).max(1);
+        Duration::from_micros(self.app.answering_us.load(Ordering::SeqCst) / n)
     }
 
     /// Body bytes served so far.
@@ -154,6 +169,8 @@ pub async fn serve(spec: MockSpec, port: u16) -> Result<Mock> {
         requests: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
         in_flight: AtomicU64::new(0),
+        answering_us: AtomicU64::new(0),
+        answered: AtomicU64::new(0),
         max_in_flight: AtomicU64::new(0),
     });
     let router = Router::new()

@@ -533,14 +533,19 @@ pub fn markdown(r: &Results, date: &str, load_before: &str, load_after: &str) ->
          independent resources and a child resource (`tasks`, one partition per project); \
          `--per-host-concurrency {}` (the mock saw at most {} requests in flight). \
          Ideal = requests x delay / concurrency = {} x {} ms / {}. The wall time includes \
-         process start-up and DuckDB's commits.",
+         process start-up and DuckDB's commits. The mock took {:.2} ms on average \
+         from taking a request to its response (its timer wakes up to a millisecond late); \
+         at that answer time the ideal is {}, and the wall time is {:.2}x it.",
         r.latency.delay.as_millis(),
         crate::mock::LATENCY_RESOURCES.len(),
         r.latency.concurrency,
         r.latency.max_in_flight,
         r.latency.requests,
         r.latency.delay.as_millis(),
-        r.latency.concurrency
+        r.latency.concurrency,
+        r.latency.mean_answer.as_secs_f64() * 1000.0,
+        ms(r.latency.ideal_as_answered()),
+        r.latency.usage.wall.as_secs_f64() / r.latency.ideal_as_answered().as_secs_f64().max(1e-9)
     );
     let _ = writeln!(
         md,
