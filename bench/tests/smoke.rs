@@ -57,7 +57,7 @@ async fn bench_harness_runs_end_to_end_at_small_scale() {
     assert_eq!(serve.neighbour.hostile.len(), 2);
     for line in &serve.neighbour.hostile {
         assert!(
-            line.starts_with("job failed") && line.contains("`calm` succeeded"),
+            line.starts_with("failed:") && line.contains("`calm` succeeded"),
             "{line}"
         );
     }
