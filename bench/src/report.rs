@@ -585,20 +585,18 @@ pub fn serve_markdown(md: &mut String, s: &crate::serve::ServeRun) {
         b.cpu.as_secs_f64(),
         b.cpu.as_secs_f64() * 1000.0 / b.jobs.max(1) as f64
     );
-    let _ = writeln!(
-        md,
-        "| burst: job latency, queued to finished | p50 {}, p99 {}, max {} |",
-        ms(b.latency.p50),
-        ms(b.latency.p99),
-        ms(b.latency.max)
-    );
-    let _ = writeln!(
-        md,
-        "| burst: job run time, started to finished | p50 {}, p99 {}, max {} |",
-        ms(b.run.p50),
-        ms(b.run.p99),
-        ms(b.run.max)
-    );
+    for (what, p) in [
+        ("job latency, queued to finished", &b.latency),
+        ("job run time, started to finished", &b.run),
+    ] {
+        let _ = writeln!(
+            md,
+            "| burst: {what} | p50 {}, p99 {}, max {} |",
+            ms(p.p50),
+            ms(p.p99),
+            ms(p.max)
+        );
+    }
     let _ = writeln!(
         md,
         "| concurrent: {} syncs against an API answering in {} | {} running at once, {:.2} s, peak RSS {:.0} MB |",

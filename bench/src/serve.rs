@@ -492,20 +492,15 @@ pub async fn run(
     let mut tokens = Vec::with_capacity(o.tenants);
     for i in 0..o.tenants {
         let token = server.tenant(&format!("tenant-{i}")).await?;
-        server
-            .source(
-                &token,
-                "items",
-                source_body(&fast.base_url(), o.records_per_sync),
-            )
-            .await?;
-        server
-            .source(
-                &token,
-                "slow",
-                source_body(&slow.base_url(), o.records_per_sync),
-            )
-            .await?;
+        for (name, api) in [("items", &fast), ("slow", &slow)] {
+            server
+                .source(
+                    &token,
+                    name,
+                    source_body(&api.base_url(), o.records_per_sync),
+                )
+                .await?;
+        }
         tokens.push(token);
     }
     let idle_rss = server.rss();

@@ -1019,8 +1019,7 @@ impl Db {
         }
     }
 
-    /// Write the pending rows; with `complete`, leave the positions to the
-    /// completion statements, which replace all of the resource's.
+    /// Write the pending rows, and their positions unless `complete`.
     fn flush_inner(&mut self, state: &mut ResourceState, complete: bool) -> Result<()> {
         let root = state.root().name.clone();
         let disposition = state.spec.disposition;
@@ -1116,22 +1115,20 @@ impl Db {
             }
             appender.flush().context("keeping parent records")?;
         }
-        let no_positions = HashMap::new();
-        let positions = if complete {
-            (&no_positions, &[][..])
-        } else {
-            (&state.pending_checkpoints, state.pending_done.as_slice())
-        };
-        for (partition, checkpoint) in positions.0 {
-            self.save_position(
-                &state.spec.resource,
-                partition,
-                checkpoint.as_deref(),
-                false,
-            )?;
-        }
-        for partition in positions.1 {
-            self.save_position(&state.spec.resource, partition, None, true)?;
+        // A completing commit leaves the positions to the completion
+        // statements, which replace all of the resource's.
+        if !complete {
+            for (partition, checkpoint) in &state.pending_checkpoints {
+                self.save_position(
+                    &state.spec.resource,
+                    partition,
+                    checkpoint.as_deref(),
+                    false,
+                )?;
+            }
+            for partition in &state.pending_done {
+                self.save_position(&state.spec.resource, partition, None, true)?;
+            }
         }
         if let Some(new_state) = &state.pending_state {
             let table = self.target(STATE);
