@@ -41,7 +41,19 @@ impl Scratch {
 
     /// `run test_hostile.wasm --config OVERRIDES --db DB --resources R ARGS`.
     fn hostile_args(&self, overrides: &Value, resources: &str, args: &[&str]) -> Vec<String> {
-        let wasm = Path::new(extract::builtin::COMPONENTS_DIR).join("test_hostile.wasm");
+        self.component_args("test_hostile.wasm", overrides, resources, args)
+    }
+
+    /// `run WASM --config OVERRIDES --db DB --resources R ARGS`, `WASM` one
+    /// of the components the build script built.
+    fn component_args(
+        &self,
+        wasm: &str,
+        overrides: &Value,
+        resources: &str,
+        args: &[&str],
+    ) -> Vec<String> {
+        let wasm = Path::new(extract::builtin::COMPONENTS_DIR).join(wasm);
         let config = self.write("overrides.json", &overrides.to_string());
         let mut out = vec![
             "run".to_string(),
@@ -391,6 +403,11 @@ async fn requests_to_a_loopback_port_the_operator_did_not_allow_are_refused_with
                 "egress policy",
                 "is not allowed",
                 "--allow-host",
+                // The refusal reached the component as a value, and its
+                // answer follows the host's own reason.
+                &format!(
+                    "the component answered: hostile got the refusal back (Egress, {target}, "
+                ),
             ],
         );
         assert_ok(&out, "calm");
@@ -431,9 +448,53 @@ async fn the_cloud_metadata_address_is_refused_before_any_io() {
             "169.254.169.254",
             "request refused by the egress policy",
             "not allowed",
+            "the component answered: hostile got the refusal back (Egress, http://169.254.169.254/",
         ],
     );
     assert_ok(&out, "calm");
+}
+
+/// A refusal is an error value the component can act on: `detour` takes
+/// it and plans a request the policy allows, and its resource completes.
+/// The host still tells the user what it refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_can_go_on_after_a_refused_request() {
+    let server = calm_server().await;
+    let other = calm_server().await;
+    let s = Scratch::new();
+    let target = format!("http://127.0.0.1:{}/steal", other.addr.port());
+    let out = hostile(&s, &server.url(), json!({"target": target}), "detour", &[]).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out, "detour");
+    assert_eq!(other.connections(), 0, "the refused request was not sent");
+    let seen: Vec<String> = server.requests().iter().map(|r| r.target.clone()).collect();
+    assert_eq!(seen, ["/calm"], "the component's second plan was sent");
+    let text = output_text(&out);
+    for needle in [
+        "resource `detour`, page 1",
+        "request refused by the egress policy",
+        "the component went on without it",
+        &format!("detour: {target} refused, falling back to /calm"),
+    ] {
+        assert!(
+            text.contains(needle),
+            "the output should mention `{needle}`:\n{text}"
+        );
+    }
+}
+
+/// An invalid request (here: one setting a header only the host may set) is
+/// refused and handed back like a denied one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_request_is_handed_back_to_the_component() {
+    let server = calm_server().await;
+    let s = Scratch::new();
+    let out = hostile(&s, &server.url(), json!({}), "forge_auth", &[]).await;
+    assert_failed(
+        &out,
+        "forge_auth",
+        &["the component answered: hostile got the refusal back (Invalid, /calm, "],
+    );
 }
 
 /// A base URL only the component declares (as a vendor component's
@@ -449,7 +510,15 @@ async fn a_component_declared_host_resolving_to_loopback_is_refused() {
     assert_failed(
         &out,
         "calm",
-        &["localhost", "non-public address", "127.0.0.1"],
+        &[
+            "localhost",
+            "non-public address",
+            "127.0.0.1",
+            // The resolver's refusal is a refusal like the others: final
+            // (not retried as a network error) and handed to the component.
+            "request refused by the egress policy",
+            "the component answered: hostile got the refusal back (Egress",
+        ],
     );
     assert_eq!(server.connections(), 0, "no connection to loopback");
 
@@ -551,6 +620,67 @@ async fn next_page_links_from_a_response_are_checked_by_the_egress_policy() {
     // Obeyed: a next link on the same host.
     assert_ok(&out, "home");
     assert_eq!(row_count(&db, "links.home"), 2);
+}
+
+// ---- contract versions ---------------------------------------------------
+
+/// `test_legacy.wasm` is built against `extract:connector@0.1.0`, whose
+/// `next` cannot take a refusal: it keeps running, and a refused request
+/// fails its resource with the host's reason, the component not called.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_built_against_version_0_1_0_still_runs() {
+    let server = RawServer::start(|_: &Seen| json(r#"[{"id": 1, "name": "a"}, {"id": 2}]"#)).await;
+    let s = Scratch::new();
+    let overrides = json!({"client": {"base_url": server.url()}});
+    let out = extract(s.component_args("test_legacy.wasm", &overrides, "items", &[])).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(row_count(&s.db(), "legacy.items"), 2);
+
+    let other = calm_server().await;
+    let s = Scratch::new();
+    let target = format!("http://127.0.0.1:{}/steal", other.addr.port());
+    let overrides = json!({"client": {"base_url": server.url()}, "legacy": {"target": target}});
+    let out = extract(s.component_args("test_legacy.wasm", &overrides, "items", &[])).await;
+    assert_failed(
+        &out,
+        "items",
+        &[
+            "component `test_legacy` asked for",
+            "request refused by the egress policy",
+        ],
+    );
+    assert!(
+        !resource_error(&out, "items").contains("the component answered"),
+        "{}",
+        output_text(&out)
+    );
+    assert_eq!(other.connections(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_names_the_contract_version_a_component_was_built_against() {
+    for (wasm, version) in [
+        ("test_legacy.wasm", "extract:connector@0.1.0"),
+        ("test_hostile.wasm", "extract:connector@0.2.0"),
+    ] {
+        let path = Path::new(extract::builtin::COMPONENTS_DIR).join(wasm);
+        let s = Scratch::new();
+        let overrides = json!({"client": {"base_url": "http://127.0.0.1:9"}});
+        let config = s.write("overrides.json", &overrides.to_string());
+        let out = extract(vec![
+            "inspect".into(),
+            path.display().to_string(),
+            "--config".into(),
+            config.display().to_string(),
+        ])
+        .await;
+        assert!(out.status.success(), "{}", output_text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!("contract:  {version}")),
+            "{wasm}: {stdout}"
+        );
+    }
 }
 
 // ---- secrets -----------------------------------------------------------

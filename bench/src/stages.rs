@@ -128,7 +128,7 @@ pub async fn measure(
             };
             let t = Instant::now();
             let page = inst
-                .next(&ext, &response)
+                .next(&ext, Ok(&response))
                 .await?
                 .map_err(|e| anyhow!("next: {}", e.message))?;
             spent += t.elapsed();

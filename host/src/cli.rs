@@ -401,6 +401,7 @@ async fn inspect(wasm: &Path, config: Option<&Path>) -> Result<ExitCode> {
     let effective: Value = serde_json::from_str(&info.config)
         .context("the component's effective config is not JSON")?;
     println!("component: {} ({} bytes)", wasm.display(), bytes.len());
+    println!("contract:  {}", component.world());
     println!("source:    {}", info.name);
     let client = crate::config::ClientSpec::from_config(&effective)?;
     println!("base url:  {}", client.base_url);

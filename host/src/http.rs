@@ -277,6 +277,11 @@ impl HttpClient {
                     return Err(HttpError::BodyTooLarge { limit });
                 }
                 Err(ReadError::Transport(e)) => {
+                    // The resolver refused the host's addresses: a policy
+                    // decision, final, not a network failure to retry.
+                    if let Some(denied) = denied_by_resolver(&e) {
+                        return Err(HttpError::Denied(denied));
+                    }
                     let what = self.describe_transport_error(&e);
                     if e.is_redirect() || e.is_builder() {
                         return Err(HttpError::Transport { what, retries });
@@ -423,6 +428,19 @@ impl HttpClient {
         }
         self.redactor.redact(&format!("{kind}: {detail}"))
     }
+}
+
+/// The egress refusal behind a failed connection, if the policy's resolver
+/// refused the host's addresses.
+fn denied_by_resolver(e: &reqwest::Error) -> Option<Denied> {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        if let Some(denied) = s.downcast_ref::<Denied>() {
+            return Some(denied.clone());
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// `url` without userinfo and with known secrets removed.

@@ -901,105 +901,149 @@ async fn extract(
                 ctx.max_pages
             );
         }
-        let req = ctx
-            .resolve(&planned)
-            .with_context(|| format!("resource `{name}`, page {page_no}"))?;
-        if previous.as_ref() == Some(&req) {
-            bail!(
-                "{}: the paginator asked for the same request again; stopping instead of looping",
-                ctx.where_(name, page_no, &req)
-            );
-        }
-        let sent = match ahead.take(&req) {
-            // Counted against `--max-requests` when it was sent ahead.
-            Some(handle) => handle
-                .await
-                .map_err(|e| anyhow!("a prefetch task failed: {e}"))?,
-            None => {
-                if bad_body_retries == 0 {
-                    ctx.count_request(name)
-                        .with_context(|| ctx.where_(name, page_no, &req))?;
-                }
-                send_in_slot(
-                    ctx.source.http.clone(),
-                    ctx.source.auth.clone(),
-                    plan.retry.clone(),
-                    ctx.hosts.of(&req.url),
-                    req.clone(),
-                )
-                .await
-            }
-        };
-        let resp = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                let hint = match &e {
-                    HttpError::Transport { .. } => {
-                        "; the pages before it are loaded and the next run resumes from the last checkpoint"
-                    }
-                    _ => "",
-                };
-                let who = match &e {
-                    HttpError::Denied(_) => {
-                        format!("component `{}` asked for ", ctx.source.component.name())
-                    }
-                    _ => String::new(),
-                };
-                bail!("{}: {who}{e}{hint}", ctx.where_(name, page_no, &req));
-            }
-        };
-        let status = resp.status;
-        let retries = resp.retries;
-        let response = wit::Response {
-            status,
-            headers: resp.headers,
-            body: resp.body,
-            url: ctx.source.http.redact_url(&req.url),
-        };
-        let next = inst.next(&ext, &response).await;
-        let page = match next.with_context(|| ctx.where_(name, page_no, &req))? {
-            Ok(p) => p,
-            Err(e) => {
-                let transient =
-                    (200..300).contains(&status) && e.kind == wit::ErrorKind::BadResponse;
-                if transient && bad_body_retries < BAD_BODY_RETRIES {
-                    bad_body_retries += 1;
-                    tracing::warn!(
-                        "{}: {}; retrying the page",
-                        ctx.where_(name, page_no, &req),
-                        e.message
+        // A request the host will not send goes back to the component as
+        // a refusal, in place of a response: it decides whether to give up
+        // (the usual answer) or go on without it.
+        let (req, outcome) = match ctx.resolve(&planned) {
+            Err(e) => (
+                None,
+                Err(wit::Refusal {
+                    kind: wit::RefusalKind::Invalid,
+                    message: format!("{e:#}"),
+                    url: ctx.source.http.redactor().redact(&planned.url),
+                }),
+            ),
+            Ok(req) => {
+                if previous.as_ref() == Some(&req) {
+                    bail!(
+                        "{}: the paginator asked for the same request again; stopping instead of looping",
+                        ctx.where_(name, page_no, &req)
                     );
-                    tokio::time::sleep(plan.retry.backoff(bad_body_retries)).await;
-                    page_no -= 1;
-                    continue;
                 }
-                let after = if retries > 0 {
-                    format!(" (after {retries} retries)")
-                } else {
-                    String::new()
+                let sent = match ahead.take(&req) {
+                    // Counted against `--max-requests` when it was sent ahead.
+                    Some(handle) => handle
+                        .await
+                        .map_err(|e| anyhow!("a prefetch task failed: {e}"))?,
+                    None => {
+                        if bad_body_retries == 0 {
+                            ctx.count_request(name)
+                                .with_context(|| ctx.where_(name, page_no, &req))?;
+                        }
+                        send_in_slot(
+                            ctx.source.http.clone(),
+                            ctx.source.auth.clone(),
+                            plan.retry.clone(),
+                            ctx.hosts.of(&req.url),
+                            req.clone(),
+                        )
+                        .await
+                    }
                 };
-                let mut msg = format!("{}: {}{after}", ctx.where_(name, page_no, &req), e.message);
-                if matches!(status, 401 | 403) && !e.message.contains("credentials") {
-                    msg.push_str(": the API rejected the credentials; check the secrets `client.auth` references");
+                match sent {
+                    Ok(resp) => {
+                        let response = wit::Response {
+                            status: resp.status,
+                            headers: resp.headers,
+                            body: resp.body,
+                            url: ctx.source.http.redact_url(&req.url),
+                        };
+                        (Some(req), Ok((response, resp.retries)))
+                    }
+                    Err(e @ HttpError::Denied(_)) => {
+                        let refusal = wit::Refusal {
+                            kind: wit::RefusalKind::Egress,
+                            message: e.to_string(),
+                            url: ctx.source.http.redact_url(&req.url),
+                        };
+                        (Some(req), Err(refusal))
+                    }
+                    Err(e) => {
+                        let hint = match &e {
+                            HttpError::Transport { .. } => {
+                                "; the pages before it are loaded and the next run resumes from the last checkpoint"
+                            }
+                            _ => "",
+                        };
+                        bail!("{}: {e}{hint}", ctx.where_(name, page_no, &req));
+                    }
                 }
-                if !(200..300).contains(&status) && !e.message.contains(&status.to_string()) {
-                    msg.push_str(&format!(" [HTTP {status}: {}]", excerpt(&response.body)));
-                } else if let Some((_, kind)) =
-                    response.headers.iter().find(|(k, _)| k == "content-type")
-                    && e.kind == wit::ErrorKind::BadResponse
-                {
-                    // An HTML or XML page under a 200 is a proxy or a login
-                    // page, not the API: the content type says so at once.
-                    msg.push_str(&format!(" [HTTP {status}, content-type `{kind}`]"));
-                }
-                bail!("{msg}");
             }
         };
+        let here = || match &req {
+            Some(req) => ctx.where_(name, page_no, req),
+            None => format!("resource `{name}`, page {page_no}"),
+        };
+        let (page, response) = match outcome {
+            Err(refusal) => {
+                let answer = inst.next(&ext, Err(&refusal)).await.with_context(here)?;
+                // The host's reason is the authority; what the component
+                // added, if anything, follows it.
+                let refused = match refusal.kind {
+                    wit::RefusalKind::Egress => format!(
+                        "{}: component `{}` asked for {}",
+                        here(),
+                        ctx.source.component.name(),
+                        refusal.message
+                    ),
+                    wit::RefusalKind::Invalid => format!("{}: {}", here(), refusal.message),
+                };
+                match answer {
+                    Err(e) if e.message == refusal.message => bail!("{refused}"),
+                    Err(e) => bail!("{refused}; the component answered: {}", e.message),
+                    Ok(page) => {
+                        tracing::warn!("{refused}; the component went on without it");
+                        (page, None)
+                    }
+                }
+            }
+            Ok((response, retries)) => {
+                let status = response.status;
+                let next = inst.next(&ext, Ok(&response)).await;
+                match next.with_context(here)? {
+                    Ok(page) => (page, Some(response)),
+                    Err(e) => {
+                        let transient =
+                            (200..300).contains(&status) && e.kind == wit::ErrorKind::BadResponse;
+                        if transient && bad_body_retries < BAD_BODY_RETRIES {
+                            bad_body_retries += 1;
+                            tracing::warn!("{}: {}; retrying the page", here(), e.message);
+                            tokio::time::sleep(plan.retry.backoff(bad_body_retries)).await;
+                            page_no -= 1;
+                            continue;
+                        }
+                        let after = if retries > 0 {
+                            format!(" (after {retries} retries)")
+                        } else {
+                            String::new()
+                        };
+                        let mut msg = format!("{}: {}{after}", here(), e.message);
+                        if matches!(status, 401 | 403) && !e.message.contains("credentials") {
+                            msg.push_str(": the API rejected the credentials; check the secrets `client.auth` references");
+                        }
+                        if !(200..300).contains(&status) && !e.message.contains(&status.to_string())
+                        {
+                            msg.push_str(&format!(" [HTTP {status}: {}]", excerpt(&response.body)));
+                        } else if let Some((_, kind)) =
+                            response.headers.iter().find(|(k, _)| k == "content-type")
+                            && e.kind == wit::ErrorKind::BadResponse
+                        {
+                            // An HTML or XML page under a 200 is a proxy or a login
+                            // page, not the API: the content type says so at once.
+                            msg.push_str(&format!(" [HTTP {status}, content-type `{kind}`]"));
+                        }
+                        bail!("{msg}");
+                    }
+                }
+            }
+        };
+        // A page that follows a refusal has no body to point into.
+        let body = response.as_ref().map_or(&[][..], |r| r.body.as_slice());
         bad_body_retries = 0;
         let component = ctx.source.component.name();
         ctx.page_limits
             .check_page(component, &page.records)
-            .with_context(|| ctx.where_(name, page_no, &req))?;
+            .with_context(here)?;
         if let Some(next) = &page.next {
             // The next request goes out now, while this page is parsed and
             // loaded; then the pages the component knows follow it.
@@ -1010,16 +1054,11 @@ async fn extract(
                 std::iter::once(next).chain(&page.prefetch),
             );
         }
-        let records = materialize(&page.records, &response.body).with_context(|| {
-            format!(
-                "{}: component `{}`",
-                ctx.where_(name, page_no, &req),
-                ctx.source.component.name()
-            )
-        })?;
+        let records = materialize(&page.records, body)
+            .with_context(|| format!("{}: component `{}`", here(), ctx.source.component.name()))?;
         ctx.page_limits
             .check_records(component, records.len())
-            .with_context(|| ctx.where_(name, page_no, &req))?;
+            .with_context(here)?;
         let count = records.len() as u64;
         if !sinks.is_empty() {
             for record in &records {
@@ -1057,7 +1096,7 @@ async fn extract(
         bar.page(count);
         match page.next {
             Some(next) => {
-                previous = Some(req);
+                previous = req;
                 planned = next;
             }
             None => break,
@@ -1281,7 +1320,7 @@ async fn check_one(ctx: &Ctx, plan: &Plan, partition: Option<&Value>) -> CheckRe
             url: ctx.source.http.redact_url(&req.url),
         };
         let page = inst
-            .next(&ext, &response)
+            .next(&ext, Ok(&response))
             .await?
             .map_err(|e| anyhow!("{}", e.message))?;
         let component = ctx.source.component.name();

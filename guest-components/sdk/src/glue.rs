@@ -29,8 +29,8 @@ pub use bindings::export_bindings;
 pub mod wit {
     pub use super::bindings::exports::extract::connector::source::GuestExtraction;
     pub use super::bindings::extract::connector::types::{
-        ConnectorError, ErrorKind, Method, Page, Records, Request, ResourceInfo, Response,
-        SourceInfo, Span, WriteDisposition,
+        ConnectorError, ErrorKind, Method, Page, Records, Refusal, RefusalKind, Request,
+        ResourceInfo, Response, SourceInfo, Span, WriteDisposition,
     };
 }
 
@@ -82,8 +82,15 @@ impl<C: Connector + 'static> wit::GuestExtraction for ExtractionResource<C> {
         self.with(|e| e.start()).map(Into::into)
     }
 
-    fn next(&self, response: wit::Response) -> Result<wit::Page, wit::ConnectorError> {
-        self.with(|e| e.next(response.into())).map(Into::into)
+    fn next(
+        &self,
+        response: Result<wit::Response, wit::Refusal>,
+    ) -> Result<wit::Page, wit::ConnectorError> {
+        match response {
+            Ok(response) => self.with(|e| e.next(response.into())),
+            Err(refusal) => self.with(|e| e.refused(refusal.into())),
+        }
+        .map(Into::into)
     }
 }
 
@@ -122,6 +129,19 @@ impl From<wit::Response> for crate::Response {
             status: r.status,
             headers: r.headers,
             body: r.body,
+            url: r.url,
+        }
+    }
+}
+
+impl From<wit::Refusal> for crate::Refusal {
+    fn from(r: wit::Refusal) -> Self {
+        crate::Refusal {
+            kind: match r.kind {
+                wit::RefusalKind::Egress => crate::RefusalKind::Egress,
+                wit::RefusalKind::Invalid => crate::RefusalKind::Invalid,
+            },
+            message: r.message,
             url: r.url,
         }
     }
@@ -271,12 +291,12 @@ mod tests {
         assert_eq!(request.url, "/items");
         assert!(matches!(request.method, wit::Method::Get));
         let page = e
-            .next(wit::Response {
+            .next(Ok(wit::Response {
                 status: 200,
                 headers: vec![],
                 body: b"{}".to_vec(),
                 url: "http://x/items".into(),
-            })
+            }))
             .expect("next");
         match page.records {
             wit::Records::Spans(spans) => assert_eq!((spans[0].start, spans[0].end), (0, 2)),
@@ -284,6 +304,21 @@ mod tests {
         }
         assert_eq!(page.state.as_deref(), Some("s+1"), "state goes both ways");
         assert_eq!(page.checkpoint, None);
+    }
+
+    #[test]
+    fn a_refusal_fails_the_extraction_with_the_hosts_reason_by_default() {
+        let e = ExtractionResource::<Echo>::new("{}".into(), "items".into(), None, None, None);
+        e.start().expect("start");
+        let err = e
+            .next(Err(wit::Refusal {
+                kind: wit::RefusalKind::Egress,
+                message: "host `evil.example` is not allowed".into(),
+                url: "http://evil.example/x".into(),
+            }))
+            .expect_err("the default refuses to go on");
+        assert!(matches!(err.kind, wit::ErrorKind::Other));
+        assert_eq!(err.message, "host `evil.example` is not allowed");
     }
 
     #[test]

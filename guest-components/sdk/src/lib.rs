@@ -33,8 +33,8 @@ pub mod log;
 mod types;
 
 pub use types::{
-    ConnectorError, ErrorKind, ExtractionContext, IntoOptionString, Method, Page, Records, Request,
-    ResourceInfo, Response, SourceInfo, Span, WriteDisposition,
+    ConnectorError, ErrorKind, ExtractionContext, IntoOptionString, Method, Page, Records, Refusal,
+    RefusalKind, Request, ResourceInfo, Response, SourceInfo, Span, WriteDisposition,
 };
 
 /// A connector: describes its source and creates one extraction per
@@ -74,6 +74,18 @@ pub trait Extraction {
     /// request (if any), a checkpoint to resume after this page and any
     /// incremental state to keep.
     fn next(&mut self, response: Response) -> Result<Page, ConnectorError>;
+
+    /// Takes the host's refusal to send the last request (its egress policy
+    /// denied it, or it was invalid) in place of a response. Nothing was
+    /// sent and the user has been told.
+    ///
+    /// The default fails the extraction with the host's reason, which is
+    /// right for almost every connector. Override it to go on without that
+    /// request, for example to stop following links to a host the operator
+    /// did not allow: the page returned here is handled like any other.
+    fn refused(&mut self, refusal: Refusal) -> Result<Page, ConnectorError> {
+        Err(ConnectorError::other(refusal.message))
+    }
 }
 
 /// Exports a [`Connector`] implementation as the component's

@@ -107,6 +107,35 @@ impl Response {
     }
 }
 
+/// Why the host would not send a planned request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalKind {
+    /// The egress policy does not allow the request's host, port, scheme or
+    /// address.
+    Egress,
+    /// The request is invalid (a URL that does not parse, a header that
+    /// cannot be sent or that is reserved to the host).
+    Invalid,
+}
+
+/// A request the host refused to send: nothing was sent, and the host has
+/// already told the user why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// What kind of refusal this is.
+    pub kind: RefusalKind,
+    /// Why, for the user.
+    pub message: String,
+    /// The refused URL as planned, without credentials.
+    pub url: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// A byte range `[start, end)` of a response body holding one JSON record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Span {

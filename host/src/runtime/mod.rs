@@ -30,6 +30,21 @@ pub mod bindings {
     });
 }
 
+/// Host bindings of the previous version of the world,
+/// `extract:connector@0.1.0`, so components built against it keep running.
+/// It differs in one place: `next` takes a response only, so a refusal
+/// cannot be handed to such a component and fails its resource instead.
+mod bindings_v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../wit/0.1.0",
+        world: "connector",
+        exports: { default: async },
+    });
+}
+
+/// The versions of the world this host runs, newest first.
+pub const WORLD_VERSIONS: &str = "extract:connector@0.2.0 (or 0.1.0)";
+
 use bindings::exports::extract::connector::source as wit_source;
 pub use bindings::extract::connector::types as wit;
 
@@ -92,6 +107,9 @@ impl Runtime {
         bindings::Connector::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(anyhow::Error::from)
             .context("linking the connector's log import")?;
+        bindings_v0_1::Connector::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+            .map_err(anyhow::Error::from)
+            .context("linking the connector's log import (version 0.1.0)")?;
 
         // The ticker only holds a weak reference so an engine can be dropped.
         let weak = engine.weak();
@@ -127,16 +145,23 @@ impl Runtime {
             .map_err(anyhow::Error::from)
             .with_context(|| {
                 format!(
-                    "component `{name}` does not fit the extract:connector@0.1.0 world \
+                    "component `{name}` does not fit the {WORLD_VERSIONS} world \
                      (it must export `extract:connector/source` and import nothing but \
                      `extract:connector/log` and WASI)"
                 )
             })?;
-        let pre = bindings::ConnectorPre::new(pre)
-            .map_err(anyhow::Error::from)
-            .with_context(|| {
-                format!("component `{name}` does not export `extract:connector/source`")
-            })?;
+        let pre = match bindings::ConnectorPre::new(pre.clone()) {
+            Ok(current) => Pre::Current(current),
+            Err(current) => bindings_v0_1::ConnectorPre::new(pre)
+                .map(Pre::V0_1)
+                .map_err(|_| anyhow::Error::from(current))
+                .with_context(|| {
+                    format!(
+                        "component `{name}` does not export `extract:connector/source` \
+                         of {WORLD_VERSIONS}"
+                    )
+                })?,
+        };
         Ok(LoadedComponent {
             name: Arc::from(name),
             pre,
@@ -195,11 +220,25 @@ impl GateHold {
     }
 }
 
+/// A component's exports, pre-linked, by the world version it was built
+/// against.
+#[derive(Clone)]
+enum Pre {
+    Current(bindings::ConnectorPre<State>),
+    V0_1(bindings_v0_1::ConnectorPre<State>),
+}
+
+/// An instance's exports, by world version.
+enum Bindings {
+    Current(bindings::Connector),
+    V0_1(bindings_v0_1::Connector),
+}
+
 /// A compiled component, ready to be instantiated cheaply many times.
 #[derive(Clone)]
 pub struct LoadedComponent {
     name: Arc<str>,
-    pre: bindings::ConnectorPre<State>,
+    pre: Pre,
     engine: Engine,
     limits: Limits,
     gate: Option<CpuGate>,
@@ -234,6 +273,27 @@ const MAX_LOG_LINES: u32 = 1000;
 
 impl bindings::extract::connector::log::Host for State {
     fn emit(&mut self, level: bindings::extract::connector::log::Level, message: String) {
+        self.log(level, message);
+    }
+}
+
+impl bindings_v0_1::extract::connector::log::Host for State {
+    fn emit(&mut self, level: bindings_v0_1::extract::connector::log::Level, message: String) {
+        use bindings::extract::connector::log::Level;
+        use bindings_v0_1::extract::connector::log::Level as V0_1;
+        let level = match level {
+            V0_1::Debug => Level::Debug,
+            V0_1::Info => Level::Info,
+            V0_1::Warn => Level::Warn,
+        };
+        self.log(level, message);
+    }
+}
+
+impl bindings_v0_1::extract::connector::types::Host for State {}
+
+impl State {
+    fn log(&mut self, level: bindings::extract::connector::log::Level, message: String) {
         use bindings::extract::connector::log::Level;
         self.log_lines += 1;
         if self.log_lines > MAX_LOG_LINES {
@@ -276,6 +336,17 @@ impl LoadedComponent {
     /// The component's name (its file name or `rest_api`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The version of the WIT world the component was built against.
+    pub fn world(&self) -> &'static str {
+        match self.pre {
+            Pre::Current(_) => "extract:connector@0.2.0",
+            Pre::V0_1(_) => {
+                "extract:connector@0.1.0 (a refused request fails its resource; rebuild \
+                 against 0.2.0 to let the component handle it)"
+            }
+        }
     }
 
     /// Start a fresh, isolated instance. `scope` names it in log lines.
@@ -334,7 +405,13 @@ impl LoadedComponent {
         if let Some(hold) = &hold {
             hold.enter().await;
         }
-        let bindings = self.pre.instantiate_async(&mut store).await;
+        let bindings = match &self.pre {
+            Pre::Current(pre) => pre
+                .instantiate_async(&mut store)
+                .await
+                .map(Bindings::Current),
+            Pre::V0_1(pre) => pre.instantiate_async(&mut store).await.map(Bindings::V0_1),
+        };
         if let Some(hold) = &hold {
             hold.leave();
         }
@@ -389,11 +466,20 @@ impl LoadedComponent {
     }
 }
 
+/// Before a call into `store`: a fresh CPU deadline, and a slot of the gate.
+async fn enter_call(store: &mut Store<State>, component: &LoadedComponent) {
+    store.data_mut().ticks_left = component.deadline_ticks();
+    store.set_epoch_deadline(YIELD_TICKS);
+    if let Some(hold) = store.data().gate.clone() {
+        hold.enter().await;
+    }
+}
+
 /// One live component instance with its own store (memory, limits, state).
 pub struct Instance {
     component: LoadedComponent,
     store: Store<State>,
-    bindings: bindings::Connector,
+    bindings: Bindings,
 }
 
 /// A connector error returned across the boundary (an expected failure).
@@ -402,11 +488,7 @@ pub type ConnectorError = wit::ConnectorError;
 impl Instance {
     /// Before a call: a fresh CPU deadline, and a slot of the gate.
     async fn enter(&mut self) {
-        self.store.data_mut().ticks_left = self.component.deadline_ticks();
-        self.store.set_epoch_deadline(YIELD_TICKS);
-        if let Some(hold) = self.store.data().gate.clone() {
-            hold.enter().await;
-        }
+        enter_call(&mut self.store, &self.component).await;
     }
 
     /// After a call: the slot back.
@@ -422,8 +504,17 @@ impl Instance {
         config: &str,
     ) -> Result<std::result::Result<wit::SourceInfo, ConnectorError>> {
         self.enter().await;
-        let source = self.bindings.extract_connector_source();
-        let result = source.call_describe(&mut self.store, config).await;
+        let result = match &self.bindings {
+            Bindings::Current(b) => {
+                let source = b.extract_connector_source();
+                source.call_describe(&mut self.store, config).await
+            }
+            Bindings::V0_1(b) => {
+                let source = b.extract_connector_source();
+                let result = source.call_describe(&mut self.store, config).await;
+                result.map(|r| r.map(Into::into).map_err(Into::into))
+            }
+        };
         self.leave();
         result.map_err(|e| self.component.fault(&self.store, "failed in `describe`", e))
     }
@@ -438,17 +529,21 @@ impl Instance {
         state: Option<&str>,
     ) -> Result<Extraction> {
         self.enter().await;
-        let guest = self.bindings.extract_connector_source().extraction();
-        let handle = guest
-            .call_constructor(
-                &mut self.store,
-                config,
-                resource,
-                partition,
-                checkpoint,
-                state,
-            )
-            .await;
+        let store = &mut self.store;
+        let handle = match &self.bindings {
+            Bindings::Current(b) => {
+                let guest = b.extract_connector_source().extraction();
+                guest
+                    .call_constructor(store, config, resource, partition, checkpoint, state)
+                    .await
+            }
+            Bindings::V0_1(b) => {
+                let guest = b.extract_connector_source().extraction();
+                guest
+                    .call_constructor(store, config, resource, partition, checkpoint, state)
+                    .await
+            }
+        };
         self.leave();
         let handle = handle.map_err(|e| {
             self.component
@@ -463,21 +558,54 @@ impl Instance {
         ext: &Extraction,
     ) -> Result<std::result::Result<wit::Request, ConnectorError>> {
         self.enter().await;
-        let guest = self.bindings.extract_connector_source().extraction();
-        let result = guest.call_start(&mut self.store, ext.handle).await;
+        let result = match &self.bindings {
+            Bindings::Current(b) => {
+                let guest = b.extract_connector_source().extraction();
+                guest.call_start(&mut self.store, ext.handle).await
+            }
+            Bindings::V0_1(b) => {
+                let guest = b.extract_connector_source().extraction();
+                let result = guest.call_start(&mut self.store, ext.handle).await;
+                result.map(|r| r.map(Into::into).map_err(Into::into))
+            }
+        };
         self.leave();
         result.map_err(|e| self.component.fault(&self.store, "failed in `start`", e))
     }
 
-    /// Call `extraction.next`.
+    /// Call `extraction.next` with the response to the last request, or the
+    /// host's refusal to send it. A component built against version 0.1.0
+    /// cannot take a refusal: it is answered for it with the refusal's
+    /// message, as the SDK's default does, without a call.
     pub async fn next(
         &mut self,
         ext: &Extraction,
-        response: &wit::Response,
+        outcome: std::result::Result<&wit::Response, &wit::Refusal>,
     ) -> Result<std::result::Result<wit::Page, ConnectorError>> {
-        self.enter().await;
-        let guest = self.bindings.extract_connector_source().extraction();
-        let result = guest.call_next(&mut self.store, ext.handle, response).await;
+        let result = match &self.bindings {
+            Bindings::Current(b) => {
+                enter_call(&mut self.store, &self.component).await;
+                let guest = b.extract_connector_source().extraction();
+                guest.call_next(&mut self.store, ext.handle, outcome).await
+            }
+            Bindings::V0_1(b) => {
+                let response = match outcome {
+                    Ok(response) => v0_1::response(response),
+                    Err(refusal) => {
+                        return Ok(Err(ConnectorError {
+                            kind: wit::ErrorKind::Other,
+                            message: refusal.message.clone(),
+                        }));
+                    }
+                };
+                enter_call(&mut self.store, &self.component).await;
+                let guest = b.extract_connector_source().extraction();
+                let result = guest
+                    .call_next(&mut self.store, ext.handle, &response)
+                    .await;
+                result.map(|r| r.map(Into::into).map_err(Into::into))
+            }
+        };
         self.leave();
         result.map_err(|e| self.component.fault(&self.store, "failed in `next`", e))
     }
@@ -570,3 +698,113 @@ pub struct Extraction {
 
 /// Just the source interface type, for callers that name it.
 pub type SourceGuest = wit_source::Guest;
+
+/// Conversions between version 0.1.0 of the world and the current one. The
+/// types are the same but for the refusal, which 0.1.0 lacks.
+mod v0_1 {
+    use super::bindings_v0_1::extract::connector::types as old;
+    use super::wit;
+
+    /// A response for a 0.1.0 component (a copy: such components are not
+    /// on the fast path).
+    pub(super) fn response(r: &wit::Response) -> old::Response {
+        old::Response {
+            status: r.status,
+            headers: r.headers.clone(),
+            body: r.body.clone(),
+            url: r.url.clone(),
+        }
+    }
+
+    impl From<old::Method> for wit::Method {
+        fn from(m: old::Method) -> Self {
+            match m {
+                old::Method::Get => wit::Method::Get,
+                old::Method::Post => wit::Method::Post,
+                old::Method::Put => wit::Method::Put,
+                old::Method::Patch => wit::Method::Patch,
+                old::Method::Delete => wit::Method::Delete,
+            }
+        }
+    }
+
+    impl From<old::Request> for wit::Request {
+        fn from(r: old::Request) -> Self {
+            wit::Request {
+                method: r.method.into(),
+                url: r.url,
+                query: r.query,
+                headers: r.headers,
+                json_body: r.json_body,
+            }
+        }
+    }
+
+    impl From<old::Records> for wit::Records {
+        fn from(r: old::Records) -> Self {
+            match r {
+                old::Records::Spans(spans) => wit::Records::Spans(
+                    spans
+                        .into_iter()
+                        .map(|s| wit::Span {
+                            start: s.start,
+                            end: s.end,
+                        })
+                        .collect(),
+                ),
+                old::Records::JsonArray(json) => wit::Records::JsonArray(json),
+            }
+        }
+    }
+
+    impl From<old::Page> for wit::Page {
+        fn from(p: old::Page) -> Self {
+            wit::Page {
+                records: p.records.into(),
+                next: p.next.map(Into::into),
+                checkpoint: p.checkpoint,
+                state: p.state,
+                prefetch: p.prefetch.into_iter().map(Into::into).collect(),
+            }
+        }
+    }
+
+    impl From<old::SourceInfo> for wit::SourceInfo {
+        fn from(s: old::SourceInfo) -> Self {
+            wit::SourceInfo {
+                name: s.name,
+                config: s.config,
+                resources: s
+                    .resources
+                    .into_iter()
+                    .map(|r| wit::ResourceInfo {
+                        name: r.name,
+                        primary_key: r.primary_key,
+                        write_disposition: match r.write_disposition {
+                            old::WriteDisposition::Append => wit::WriteDisposition::Append,
+                            old::WriteDisposition::Replace => wit::WriteDisposition::Replace,
+                            old::WriteDisposition::Merge => wit::WriteDisposition::Merge,
+                        },
+                        parent: r.parent,
+                        selected: r.selected,
+                    })
+                    .collect(),
+            }
+        }
+    }
+
+    impl From<old::ConnectorError> for wit::ConnectorError {
+        fn from(e: old::ConnectorError) -> Self {
+            wit::ConnectorError {
+                kind: match e.kind {
+                    old::ErrorKind::InvalidConfig => wit::ErrorKind::InvalidConfig,
+                    old::ErrorKind::BadResponse => wit::ErrorKind::BadResponse,
+                    old::ErrorKind::Stuck => wit::ErrorKind::Stuck,
+                    old::ErrorKind::InvalidState => wit::ErrorKind::InvalidState,
+                    old::ErrorKind::Other => wit::ErrorKind::Other,
+                },
+                message: e.message,
+            }
+        }
+    }
+}

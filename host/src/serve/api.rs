@@ -366,7 +366,7 @@ fn builtin_view() -> ConnectorView {
 }
 
 /// Upload a connector component (raw `.wasm` body). It must be a component
-/// of the `extract:connector@0.1.0` world; it is stored by its SHA-256 and
+/// of the `extract:connector@0.2.0` (or `@0.1.0`) world; it is stored by its SHA-256 and
 /// compiled once per digest.
 #[utoipa::path(put, path = "/v1/connectors/{name}", tag = "connectors", security(("bearer" = [])),
     params(("name" = String, Path, description = "Connector name")),

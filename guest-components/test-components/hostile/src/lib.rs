@@ -20,14 +20,21 @@
 //! - `pages`: `pages` pages of one record each (many requests);
 //! - `elsewhere`: asks for `target` (another host or port);
 //! - `metadata`: asks for the cloud metadata service (169.254.169.254);
+//! - `detour`: asks for `target`; if the host refuses, takes the refusal
+//!   handed back to it and falls back to `/calm` (a component that handles
+//!   the error value and goes on);
 //! - `forge_auth`: sets its own `Authorization` header;
 //! - `snoop`: looks for secrets everywhere it can (environment, arguments,
 //!   files, the response's headers, URL and body) and returns what it found
 //!   as a record, so a test can check nothing secret was there.
+//!
+//! Every resource answers a refusal with its own error naming the refusal's
+//! kind, URL and message (`detour` excepted), so a test can tell that the
+//! refusal reached the component as a value.
 
 use extract_sdk::{
-    Connector, ConnectorError, Extraction, ExtractionContext, Page, Records, Request, ResourceInfo,
-    Response, SourceInfo, WriteDisposition,
+    Connector, ConnectorError, Extraction, ExtractionContext, Page, Records, Refusal, Request,
+    ResourceInfo, Response, SourceInfo, WriteDisposition,
 };
 use serde_json::{Value, json};
 
@@ -90,6 +97,7 @@ impl Connector for Hostile {
             "pages",
             "elsewhere",
             "metadata",
+            "detour",
             "forge_auth",
             "snoop",
         ] {
@@ -190,7 +198,7 @@ impl Extraction for HostileExtraction {
                 self.page = 1;
                 Ok(Request::get("/calm?page=1"))
             }
-            "elsewhere" => Ok(Request::get(self.target())),
+            "elsewhere" | "detour" => Ok(Request::get(self.target())),
             "metadata" => Ok(Request::get(
                 "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
             )),
@@ -249,6 +257,19 @@ impl Extraction for HostileExtraction {
             }
             _ => Ok(Page::last(Records::none())),
         }
+    }
+
+    fn refused(&mut self, refusal: Refusal) -> Result<Page, ConnectorError> {
+        if self.resource == "detour" && !refusal.url.ends_with("/calm") {
+            extract_sdk::warn!("detour: {} refused, falling back to /calm", refusal.url);
+            return Ok(Page::new(Records::none()).with_next(Request::get("/calm")));
+        }
+        Err(ConnectorError::other(format!(
+            "hostile got the refusal back ({:?}, {}, {} bytes of reason)",
+            refusal.kind,
+            refusal.url,
+            refusal.message.len()
+        )))
     }
 }
 
