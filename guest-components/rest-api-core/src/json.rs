@@ -104,11 +104,57 @@ pub(crate) fn document(b: &[u8]) -> Result<Option<Range<usize>>> {
     Ok(Some(start..end))
 }
 
+/// `0x01` in every byte.
+const LO: u64 = u64::from_le_bytes([0x01; 8]);
+/// `0x7f` in every byte.
+const LOW7: u64 = u64::from_le_bytes([0x7f; 8]);
+
+/// The eight bytes of `b` from `j`, as one word (byte `j` lowest), if
+/// there are eight.
+#[inline(always)]
+fn word(b: &[u8], j: usize) -> Option<u64> {
+    let bytes: [u8; 8] = b.get(j..j.wrapping_add(8))?.try_into().ok()?;
+    Some(u64::from_le_bytes(bytes))
+}
+
+/// `0x80` in each byte of `w` equal to `c`, nothing elsewhere (exact: no
+/// borrow crosses bytes, so the lowest marked byte is the first match).
+#[inline(always)]
+fn bytes_equal(w: u64, c: u8) -> u64 {
+    let x = w ^ LO.wrapping_mul(u64::from(c));
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// The offset within a word of its first marked byte.
+#[inline(always)]
+fn first_marked(marks: u64) -> usize {
+    (marks.trailing_zeros() / 8) as usize
+}
+
 fn skip_string(b: &[u8], i: usize) -> Result<usize> {
     debug_assert_eq!(b.get(i), Some(&b'"'));
     let mut j = i + 1;
-    // Strings are most of a body's bytes: jump between quotes and
-    // backslashes rather than looking at every byte.
+    // Most strings (keys, short values) end within a few words: look at
+    // eight bytes per step, in place, before calling memchr. In the
+    // component every loop iteration and call also pays wasmtime's epoch
+    // (interruption) check. On the bench's pages `next` took about 4% less
+    // time this way, natively and in wasm alike.
+    for _ in 0..4 {
+        let Some(w) = word(b, j) else { break };
+        let marks = bytes_equal(w, b'"') | bytes_equal(w, b'\\');
+        if marks == 0 {
+            j += 8;
+            continue;
+        }
+        let k = j + first_marked(marks);
+        if b[k] == b'"' {
+            return Ok(k + 1);
+        }
+        // A backslash: the next byte is escaped.
+        j = k + 2;
+    }
+    // Long strings: jump between quotes and backslashes with memchr's
+    // vector search rather than looking at every byte.
     loop {
         match b
             .get(j..)
@@ -382,6 +428,55 @@ mod tests {
         let ms = members(b, 0).expect("members");
         assert!(key_is(b, &ms[0].key, "next"));
         assert_eq!(key_text(b, ms[0].key.clone()), "next");
+    }
+
+    /// Arbitrary JSON whose strings are dense in what the scanner looks
+    /// for (quotes, backslashes, brackets, control bytes, multi-byte
+    /// characters) and long enough to cross its eight-byte steps.
+    fn tricky_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let text = "[\"\\\\{}\\[\\]a-c0-9 :,\u{2}\u{1f}é\u{1F600}]{0,70}";
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            text.prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((text, inner), 0..6)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256),
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// The scan finds exactly the value serde_json wrote, compact or
+        /// pretty, and every cut-off prefix of an array is an error.
+        #[test]
+        fn scan_agrees_with_serde_json(value in tricky_json(), cut in 0usize..10_000) {
+            let array = serde_json::Value::Array(vec![value]);
+            for text in [
+                serde_json::to_string(&array).expect("serialize"),
+                serde_json::to_string_pretty(&array).expect("serialize"),
+            ] {
+                let b = text.as_bytes();
+                proptest::prop_assert_eq!(document(b), Ok(Some(0..b.len())));
+                let cut = cut % b.len();
+                proptest::prop_assert!(document(&b[..cut]).map_or(true, |d| d.is_none()));
+            }
+        }
     }
 
     #[test]

@@ -110,7 +110,7 @@ impl Default for LoaderOptions {
 
 /// Default DuckDB `memory_limit`: appending needs little; merges and
 /// replaces of big tables spill to DuckDB's temporary directory past it.
-pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 64;
+pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 32;
 
 /// The schema holding staging tables.
 const STAGING_SCHEMA: &str = "_extract_staging";
