@@ -77,12 +77,14 @@ pub trait Extraction {
 
     /// Takes the host's refusal to send the last request (its egress policy
     /// denied it, or it was invalid) in place of a response. Nothing was
-    /// sent and the user has been told.
+    /// sent; the host tells the user either way.
     ///
     /// The default fails the extraction with the host's reason, which is
     /// right for almost every connector. Override it to go on without that
     /// request, for example to stop following links to a host the operator
-    /// did not allow: the page returned here is handled like any other.
+    /// did not allow: the page returned here is handled like any other
+    /// (with no body behind it, its records are [`Records::none`] or
+    /// [`Records::JsonArray`]).
     fn refused(&mut self, refusal: Refusal) -> Result<Page, ConnectorError> {
         Err(ConnectorError::other(refusal.message))
     }

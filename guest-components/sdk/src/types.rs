@@ -118,8 +118,8 @@ pub enum RefusalKind {
     Invalid,
 }
 
-/// A request the host refused to send: nothing was sent, and the host has
-/// already told the user why.
+/// A request the host refused to send: nothing was sent, and the host tells
+/// the user why whatever the connector answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// What kind of refusal this is.
