@@ -1012,27 +1012,7 @@ async fn extract(
                             page_no -= 1;
                             continue;
                         }
-                        let after = if retries > 0 {
-                            format!(" (after {retries} retries)")
-                        } else {
-                            String::new()
-                        };
-                        let mut msg = format!("{}: {}{after}", here(), e.message);
-                        if matches!(status, 401 | 403) && !e.message.contains("credentials") {
-                            msg.push_str(": the API rejected the credentials; check the secrets `client.auth` references");
-                        }
-                        if !(200..300).contains(&status) && !e.message.contains(&status.to_string())
-                        {
-                            msg.push_str(&format!(" [HTTP {status}: {}]", excerpt(&response.body)));
-                        } else if let Some((_, kind)) =
-                            response.headers.iter().find(|(k, _)| k == "content-type")
-                            && e.kind == wit::ErrorKind::BadResponse
-                        {
-                            // An HTML or XML page under a 200 is a proxy or a login
-                            // page, not the API: the content type says so at once.
-                            msg.push_str(&format!(" [HTTP {status}, content-type `{kind}`]"));
-                        }
-                        bail!("{msg}");
+                        bail!("{}", page_error(&here(), &e, &response, retries));
                     }
                 }
             }
@@ -1107,6 +1087,38 @@ async fn extract(
     }
     inst.finish(ext).await?;
     Ok(())
+}
+
+/// The error of a page whose response the component rejected: its message
+/// after `here`, with what the response says about why (retries, an auth
+/// failure, a non-2xx status with the start of its body, or the content
+/// type of a 2xx body that is not the API's).
+fn page_error(
+    here: &str,
+    e: &wit::ConnectorError,
+    response: &wit::Response,
+    retries: u32,
+) -> String {
+    let status = response.status;
+    let mut msg = format!("{here}: {}", e.message);
+    if retries > 0 {
+        msg.push_str(&format!(" (after {retries} retries)"));
+    }
+    if matches!(status, 401 | 403) && !e.message.contains("credentials") {
+        msg.push_str(
+            ": the API rejected the credentials; check the secrets `client.auth` references",
+        );
+    }
+    if !(200..300).contains(&status) && !e.message.contains(&status.to_string()) {
+        msg.push_str(&format!(" [HTTP {status}: {}]", excerpt(&response.body)));
+    } else if let Some((_, kind)) = response.headers.iter().find(|(k, _)| k == "content-type")
+        && e.kind == wit::ErrorKind::BadResponse
+    {
+        // An HTML or XML page under a 200 is a proxy or a login page, not
+        // the API: the content type says so at once.
+        msg.push_str(&format!(" [HTTP {status}, content-type `{kind}`]"));
+    }
+    msg
 }
 
 /// Send ahead the listed requests that are not in flight yet, up to the
