@@ -43,6 +43,12 @@ enum Command {
         /// DuckDB's memory limit (its buffer pool), in MiB.
         #[arg(long, value_name = "MIB", default_value_t = crate::storage::DEFAULT_MEMORY_LIMIT_MIB)]
         duckdb_memory_mib: u64,
+        /// DuckDB's worker threads; 0: one per core. The loader appends on
+        /// its own thread; more workers speed up merges into big tables
+        /// and compression at checkpoints, but take cores from the
+        /// extraction running alongside.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        duckdb_threads: u64,
         /// Requests in flight at once to one host, across all extractions.
         #[arg(long, default_value_t = sync::DEFAULT_PER_HOST_CONCURRENCY)]
         per_host_concurrency: usize,
@@ -152,6 +158,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             concurrency,
             commit_every,
             duckdb_memory_mib,
+            duckdb_threads,
             per_host_concurrency,
             prefetch_pages,
         } => {
@@ -161,6 +168,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let loader = LoaderOptions {
                 commit_records: commit_every.max(1),
                 memory_limit_mib: Some(duckdb_memory_mib),
+                threads: (duckdb_threads > 0).then_some(duckdb_threads),
                 ..LoaderOptions::default()
             };
             run(source, db, opts, loader).await

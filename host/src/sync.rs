@@ -885,7 +885,7 @@ async fn extract(
         .map_err(|e| anyhow!("resource `{name}`: {}", e.message))?;
     let mut previous: Option<OutgoingRequest> = None;
     let mut ahead = Prefetched::default();
-    let mut pending_ack = None;
+    let mut acks = Acks::default();
     let mut page_no = 0u64;
     let mut bad_body_retries = 0;
     loop {
@@ -1053,9 +1053,9 @@ async fn extract(
         if let Some(l) = loader {
             let partition_key = partition.is_some().then(|| partition_key(partition));
             let top_level = partition.is_none();
-            // Normalized and queued while the loader still works on the
-            // previous page; then that page's outcome is awaited (a failed
-            // page makes the loader refuse every later one).
+            // Shaped and queued while the loader still works on earlier
+            // pages; their outcomes are read in order (a failed page makes
+            // the loader refuse every later one).
             let ack = l
                 .page_nodes(
                     name,
@@ -1067,9 +1067,7 @@ async fn extract(
                     page.next.is_none(),
                 )
                 .await?;
-            if let Some(previous) = pending_ack.replace(ack) {
-                wait_ack(previous).await?;
-            }
+            acks.push(ack).await?;
         }
         report.pages += 1;
         report.records += count;
@@ -1082,9 +1080,7 @@ async fn extract(
             None => break,
         }
     }
-    if let Some(ack) = pending_ack.take() {
-        wait_ack(ack).await?;
-    }
+    acks.drain().await?;
     inst.finish(ext).await?;
     Ok(())
 }
@@ -1154,6 +1150,49 @@ fn prefetch<'a>(
             req.clone(),
         ));
         ahead.queue.push_back((req, handle));
+    }
+}
+
+/// Pages of one extraction the loader may not have answered yet. Its
+/// commits take a while every `commit_records` records; meanwhile the
+/// extraction goes on shaping pages instead of waiting (the loader's queue
+/// still bounds the pages in memory).
+const ACK_WINDOW: usize = 16;
+
+/// The loader's answers for an extraction's queued pages, oldest first:
+/// read as soon as they are known, waited for only past [`ACK_WINDOW`],
+/// so a failed page is reported in page order.
+#[derive(Default)]
+struct Acks(VecDeque<tokio::sync::oneshot::Receiver<Result<()>>>);
+
+impl Acks {
+    async fn push(&mut self, ack: tokio::sync::oneshot::Receiver<Result<()>>) -> Result<()> {
+        use tokio::sync::oneshot::error::TryRecvError;
+        self.0.push_back(ack);
+        while let Some(oldest) = self.0.front_mut() {
+            match oldest.try_recv() {
+                Ok(outcome) => {
+                    self.0.pop_front();
+                    outcome?;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Closed) => bail!("the DuckDB loader stopped"),
+            }
+        }
+        if self.0.len() > ACK_WINDOW
+            && let Some(oldest) = self.0.pop_front()
+        {
+            wait_ack(oldest).await?;
+        }
+        Ok(())
+    }
+
+    /// Wait for every answer.
+    async fn drain(&mut self) -> Result<()> {
+        while let Some(ack) = self.0.pop_front() {
+            wait_ack(ack).await?;
+        }
+        Ok(())
     }
 }
 

@@ -485,6 +485,8 @@ async fn run_job(
             checkpoint_on_complete: true,
             // The instance's limit is the server's (`--duckdb-memory-mib`).
             memory_limit_mib: None,
+            // Likewise its threads: one instance serves every tenant.
+            threads: None,
             schema_ready: app.dbs.schema_ready(&job.tenant, &job.source),
             ..LoaderOptions::default()
         },

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use duckdb::arrow::array::{
     ArrayBuilder, ArrayRef, BooleanBuilder, Decimal128Builder, Float64Builder, Int64Builder,
-    StringBuilder, TimestampMicrosecondBuilder,
+    StringBuilder, TimestampMicrosecondBuilder, new_null_array,
 };
-use duckdb::arrow::datatypes::{Field, Schema};
+use duckdb::arrow::datatypes::{DataType as ArrowType, Field, Schema, TimeUnit};
 use duckdb::arrow::record_batch::RecordBatch;
 
 use super::types::{Cell, DataType};
@@ -160,4 +160,41 @@ impl Pending {
             arrays,
         )?))
     }
+}
+
+/// The Arrow type the builders use for a column type.
+fn arrow_type(ty: DataType) -> ArrowType {
+    match ty {
+        DataType::Bool => ArrowType::Boolean,
+        DataType::BigInt => ArrowType::Int64,
+        DataType::Wei => ArrowType::Decimal128(38, 0),
+        DataType::Double => ArrowType::Float64,
+        DataType::Text | DataType::Json => ArrowType::Utf8,
+        DataType::Timestamp => ArrowType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+    }
+}
+
+/// `batch` (whose columns are a prefix of `columns`) with all of
+/// `columns`, the missing ones null: a page shaped before its table gained
+/// a column.
+pub(super) fn widen(batch: RecordBatch, columns: &[(String, DataType)]) -> Result<RecordBatch> {
+    let have = batch.num_columns();
+    if have == columns.len() {
+        return Ok(batch);
+    }
+    if have > columns.len() {
+        bail!(
+            "a batch of {have} columns for a table of {} (host bug)",
+            columns.len()
+        );
+    }
+    let rows = batch.num_rows();
+    let (schema, mut arrays, _) = batch.into_parts();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for (name, ty) in &columns[have..] {
+        let t = arrow_type(*ty);
+        arrays.push(new_null_array(&t, rows));
+        fields.push(Field::new(name, t, true));
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }

@@ -14,14 +14,16 @@
 //! committed checkpoint. So a sync killed at any moment and started again
 //! ends with exactly the rows of an uninterrupted one.
 //!
-//! Records are normalized on the caller's side; all DuckDB work happens on
-//! one dedicated OS thread, off the async runtime, fed over a bounded
-//! channel, so memory is bounded by a fixed number of in-flight pages.
+//! Records are normalized and placed into Arrow columns on the caller's
+//! side ([`shape`]); all DuckDB work happens on one dedicated OS thread,
+//! off the async runtime, fed over a bounded channel, so memory is bounded
+//! by a fixed number of in-flight pages.
 
 mod columns;
 pub mod naming;
 pub mod node;
 pub mod normalize;
+mod shape;
 pub mod types;
 
 use std::collections::HashMap;
@@ -34,14 +36,14 @@ use duckdb::Connection;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use columns::Pending;
 use duckdb::arrow::record_batch::RecordBatch;
 use naming::{literal, normalize_path, quote};
 use node::Node;
 use normalize::{
-    C_ID, C_LOAD_ID, C_ROOT_ID, DEFAULT_MAX_NESTING, NormConfig, Normalizer, Row, key_column,
+    C_ID, C_LOAD_ID, C_ROOT_ID, DEFAULT_MAX_NESTING, NormConfig, Normalizer, key_column,
 };
-use types::{Cell, DataType};
+use shape::{Shaper, TableBatch, TableSchema};
+use types::DataType;
 
 /// How records are written (dlt's write dispositions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +86,15 @@ pub struct LoaderOptions {
     /// written out and evicted past it), so that memory stays flat however
     /// much is loaded. `None`: DuckDB's default, 80% of RAM.
     pub memory_limit_mib: Option<u64>,
+    /// DuckDB's worker threads (`threads`). `None`: DuckDB's default, one
+    /// per core. One by default: the loader's work is appending, which
+    /// DuckDB does on the calling thread anyway; its workers only help
+    /// with compression at checkpoints and the SQL of merges, and on a
+    /// small machine they take cores from the extraction running
+    /// alongside (on the bench's 2 cores, the default cost a sixth more
+    /// CPU, much of it the loader thread polling for their tasks, and
+    /// 10-15% of the wall time).
+    pub threads: Option<u64>,
     /// Fold the WAL into the file when the run completes (`CHECKPOINT`).
     /// The rows are durable in the WAL either way; `extract run` leaves a
     /// compact file behind, `extract serve` (which keeps each tenant's
@@ -102,6 +113,7 @@ impl Default for LoaderOptions {
             commit_records: 20_000,
             commit_interval: Duration::from_secs(5),
             memory_limit_mib: Some(DEFAULT_MEMORY_LIMIT_MIB),
+            threads: Some(1),
             checkpoint_on_complete: true,
             schema_ready: false,
         }
@@ -151,11 +163,11 @@ pub struct Resume {
 enum Command {
     Begin {
         spec: TableSpec,
-        reply: oneshot::Sender<Result<Resume>>,
+        reply: oneshot::Sender<Result<(Resume, Vec<TableSchema>)>>,
     },
     Page {
         resource: String,
-        rows: Vec<Row>,
+        tables: Vec<TableBatch>,
         records: usize,
         kept: Vec<String>,
         partition: Option<String>,
@@ -185,7 +197,7 @@ pub struct Loader {
 
 /// The caller-side part of a begun resource.
 struct Handle {
-    normalizer: Mutex<Normalizer>,
+    shaper: tokio::sync::Mutex<Shaper>,
     keep_records: bool,
 }
 
@@ -257,14 +269,24 @@ impl Loader {
         };
         let resource = spec.resource.clone();
         let keep_records = spec.keep_records;
-        let resume = self.call(|reply| Command::Begin { spec, reply }).await?;
+        let primary_key = spec.primary_key.clone();
+        let key_columns = primary_key.iter().map(|k| key_column(k)).collect();
+        let (resume, tables) = self.call(|reply| Command::Begin { spec, reply }).await?;
+        let shaper = Shaper::new(
+            resource.clone(),
+            Normalizer::new(config),
+            primary_key,
+            key_columns,
+            tables,
+            resume.records.len() as u64,
+        );
         self.normalizers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(
                 resource,
                 Arc::new(Handle {
-                    normalizer: Mutex::new(Normalizer::new(config)),
+                    shaper: tokio::sync::Mutex::new(shaper),
                     keep_records,
                 }),
             );
@@ -309,23 +331,21 @@ impl Loader {
             .get(resource)
             .cloned()
             .ok_or_else(|| anyhow!("resource `{resource}` was not begun (host bug)"))?;
-        let mut rows = Vec::with_capacity(records.len() * 2);
-        {
-            let mut n = handle.normalizer.lock().unwrap_or_else(|p| p.into_inner());
-            for record in records {
-                n.normalize_node(record, &self.load_id, &mut rows);
-            }
-        }
         let kept = if handle.keep_records {
             records.iter().map(Node::to_json).collect()
         } else {
             Vec::new()
         };
+        // Held until the page is queued: pages reach the loader in the
+        // order they were shaped (a page names only the columns its table
+        // gained since the page before; partitions shape concurrently).
+        let mut shaper = handle.shaper.lock().await;
+        let tables = shaper.page(records, &self.load_id)?;
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Page {
                 resource: resource.to_string(),
-                rows,
+                tables,
                 records: records.len(),
                 kept,
                 partition,
@@ -336,6 +356,7 @@ impl Loader {
             })
             .await
             .map_err(|_| anyhow!("the DuckDB loader stopped"))?;
+        drop(shaper);
         Ok(rx)
     }
 
@@ -417,8 +438,9 @@ struct Table {
     exists: bool,
     /// The replace staging table exists (for this run or the resumed one).
     staged: bool,
-    /// Rows waiting for the next commit, column by column.
-    pending: Pending,
+    /// Rows waiting for the next commit, a batch per page; a batch has the
+    /// columns the table had when its page was shaped (a prefix of them).
+    pending: Vec<RecordBatch>,
 }
 
 impl Table {
@@ -431,7 +453,7 @@ impl Table {
             materialized: 0,
             exists: false,
             staged: false,
-            pending: Pending::default(),
+            pending: Vec::new(),
         }
     }
 
@@ -439,67 +461,32 @@ impl Table {
         let i = self.columns.len();
         self.index.insert(name.clone(), i);
         self.columns.push((name, ty));
-        self.pending.add_column(ty);
         i
     }
 
-    /// Drop the pending rows; the builders follow the columns.
-    fn reset_pending(&mut self) {
-        self.pending = Pending::default();
-        for (_, ty) in &self.columns {
-            self.pending.add_column(*ty);
+    /// Queue a page's batch, with the columns it adds.
+    fn push(&mut self, page: TableBatch) -> Result<()> {
+        for (name, ty) in page.new_columns {
+            self.add_column(name, ty);
         }
+        if page.batch.num_columns() != self.columns.len() {
+            bail!(
+                "a batch of {} columns for table `{}` of {} columns (host bug)",
+                page.batch.num_columns(),
+                self.name,
+                self.columns.len()
+            );
+        }
+        self.pending.push(page.batch);
+        Ok(())
     }
 
-    /// Place a row's cells into columns: coerce each value into its
-    /// column's type, or into the variant column `name__v_<type>` when dlt
-    /// would not coerce it; new columns in order of their first non-null
-    /// value. Nulls need no column.
-    fn place(&mut self, cells: Vec<(Arc<str>, Cell)>) -> Result<Vec<(usize, Cell)>> {
-        let mut out = Vec::with_capacity(cells.len());
-        for (name, cell) in cells {
-            let Some(source) = cell.source_type() else {
-                continue;
-            };
-            let slot = match self.index.get(&*name) {
-                None => {
-                    let ty = cell.inferred_type().unwrap_or(source);
-                    let c = cell.coerce(ty).unwrap_or(Cell::Null);
-                    (self.add_column(name.to_string(), ty), c)
-                }
-                Some(&i) => {
-                    let ty = self.columns[i].1;
-                    match cell.coerce_or_keep(ty) {
-                        Ok(c) => (i, c),
-                        Err(cell) => {
-                            let variant = format!("{name}__v_{}", source.name());
-                            match self.index.get(&variant) {
-                                Some(&v) => {
-                                    let vty = self.columns[v].1;
-                                    match cell.coerce(vty) {
-                                        Some(c) => (v, c),
-                                        None => bail!(
-                                            "table `{}`: a {} value of `{name}` fits neither its column ({}) nor the variant column `{variant}` ({})",
-                                            self.name,
-                                            source.name(),
-                                            ty.name(),
-                                            vty.name()
-                                        ),
-                                    }
-                                }
-                                None => {
-                                    let vty = cell.inferred_type().unwrap_or(source);
-                                    let c = cell.coerce(vty).unwrap_or(Cell::Null);
-                                    (self.add_column(variant, vty), c)
-                                }
-                            }
-                        }
-                    }
-                }
-            };
-            out.push(slot);
-        }
-        Ok(out)
+    /// The pending batches, each widened to all of the table's columns.
+    fn take(&mut self) -> Result<Vec<RecordBatch>> {
+        std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|b| columns::widen(b, &self.columns))
+            .collect()
     }
 }
 
@@ -584,6 +571,10 @@ impl Db {
             self.conn
                 .execute_batch(&format!("SET memory_limit = '{}MiB'", mib.max(16)))?;
         }
+        if let Some(threads) = self.opts.threads {
+            self.conn
+                .execute_batch(&format!("SET threads = {}", threads.max(1)))?;
+        }
         let s = self.qualified(&self.schema);
         if !self.opts.schema_ready {
             self.create_own_tables(&s)?;
@@ -627,7 +618,7 @@ impl Db {
             }
             Command::Page {
                 resource,
-                rows,
+                tables,
                 records,
                 kept,
                 partition,
@@ -638,7 +629,7 @@ impl Db {
             } => {
                 let _ = reply.send(self.page(
                     &resource,
-                    rows,
+                    tables,
                     records,
                     kept,
                     Position {
@@ -662,7 +653,7 @@ impl Db {
         }
     }
 
-    fn begin(&mut self, spec: TableSpec) -> Result<Resume> {
+    fn begin(&mut self, spec: TableSpec) -> Result<(Resume, Vec<TableSchema>)> {
         let root = normalize_path(&spec.table);
         let key_columns = spec.primary_key.iter().map(|k| key_column(k)).collect();
         // The resource's positions and state, the tables earlier runs
@@ -779,8 +770,17 @@ impl Db {
             state.by_name.insert(table.name.clone(), state.tables.len());
             state.tables.push(table);
         }
+        let schemas = state
+            .tables
+            .iter()
+            .map(|t| TableSchema {
+                name: t.name.clone(),
+                parent: t.parent.clone(),
+                columns: t.columns.clone(),
+            })
+            .collect();
         self.resources.insert(state.spec.resource.clone(), state);
-        Ok(resume)
+        Ok((resume, schemas))
     }
 
     fn table_exists(&self, schema: &str, table: &str) -> Result<bool> {
@@ -815,7 +815,7 @@ impl Db {
         }
         table.columns.clear();
         table.index.clear();
-        table.pending = Pending::default();
+        table.pending.clear();
         for (name, ty) in cols {
             table.add_column(name, DataType::from_sql(&ty));
         }
@@ -836,7 +836,7 @@ impl Db {
     fn page(
         &mut self,
         resource: &str,
-        rows: Vec<Row>,
+        tables: Vec<TableBatch>,
         records: usize,
         kept: Vec<String>,
         position: Position,
@@ -847,7 +847,7 @@ impl Db {
             bail!("not loaded: an earlier page of resource `{resource}` failed: {e}");
         }
         let result = self.page_inner(
-            resource, rows, records, kept, position, partition, new_state,
+            resource, tables, records, kept, position, partition, new_state,
         );
         if let Err(e) = &result
             && let Ok(state) = self.state(resource)
@@ -861,7 +861,7 @@ impl Db {
     fn page_inner(
         &mut self,
         resource: &str,
-        rows: Vec<Row>,
+        tables: Vec<TableBatch>,
         records: usize,
         kept: Vec<String>,
         position: Position,
@@ -875,58 +875,18 @@ impl Db {
         let (commit_records, commit_interval) =
             (self.opts.commit_records, self.opts.commit_interval);
         let state = self.state(resource)?;
-        // A page is placed whole or not at all: check primary keys first.
-        if !state.key_columns.is_empty() {
-            let root = state.root().name.clone();
-            let mut record_no = state.records_loaded as usize + state.pending_records;
-            for row in rows.iter().filter(|r| *r.table == *root) {
-                record_no += 1;
-                for key in &state.key_columns {
-                    let present = row
-                        .cells
-                        .iter()
-                        .any(|(name, cell)| **name == **key && *cell != Cell::Null);
-                    if !present {
-                        let fields: Vec<&str> = row
-                            .cells
-                            .iter()
-                            .map(|(n, _)| &**n)
-                            .filter(|n| !n.starts_with("_dlt_"))
-                            .take(20)
-                            .collect();
-                        bail!(
-                            "record {record_no} of resource `{resource}` has no value for its primary key `{}` (column `{key}`); \
-                             the record's columns are: {}. Set `primary_key` on the resource to a field the records have",
-                            state.spec.primary_key.join(", "),
-                            fields.join(", ")
-                        );
-                    }
-                }
-            }
-        }
-        // Place every row before any joins the pending ones.
-        let mut placed = Vec::with_capacity(rows.len());
-        for row in rows {
-            let idx = match state.by_name.get(&*row.table) {
+        for page in tables {
+            let idx = match state.by_name.get(&page.name) {
                 Some(&i) => i,
                 None => {
-                    let table = Table::new(
-                        row.table.to_string(),
-                        row.parent.as_deref().map(String::from),
-                    );
+                    let table = Table::new(page.name.clone(), page.parent.clone());
                     let i = state.tables.len();
                     state.by_name.insert(table.name.clone(), i);
                     state.tables.push(table);
                     i
                 }
             };
-            let cells = state.tables[idx]
-                .place(row.cells)
-                .with_context(|| format!("resource `{resource}`"))?;
-            placed.push((idx, cells));
-        }
-        for (idx, mut cells) in placed {
-            state.tables[idx].pending.push_row(&mut cells)?;
+            state.tables[idx].push(page)?;
         }
         state.pending_records += records;
         state.pending_kept.extend(kept);
@@ -1007,7 +967,6 @@ impl Db {
                 state.pending_kept.clear();
                 // What exists is what it was before: re-read the schema.
                 for t in &mut state.tables {
-                    t.reset_pending();
                     let _ = self.read_columns(t);
                 }
                 self.resources.insert(resource.to_string(), state);
@@ -1064,10 +1023,10 @@ impl Db {
                 }
             }
         }
-        // Each table's pending rows, as one batch (or none).
+        // Each table's pending rows, as batches (maybe none).
         let mut batches = Vec::with_capacity(state.tables.len());
         for t in &mut state.tables {
-            batches.push(t.pending.take(&t.columns)?);
+            batches.push(t.take()?);
         }
         match disposition {
             Disposition::Append => {
@@ -1084,7 +1043,7 @@ impl Db {
             Disposition::Merge => self.merge(state, batches)?,
             Disposition::Replace => {
                 for (t, batch) in state.tables.iter_mut().zip(batches) {
-                    if batch.is_none() {
+                    if batch.is_empty() {
                         continue;
                     }
                     let staging = self.staging(&t.name, "replace");
@@ -1151,9 +1110,9 @@ impl Db {
     /// dlt's `merge` (delete-insert) for one batch: within a load the first
     /// record of a key wins (also across batches and resumed runs); a key
     /// from an earlier load is replaced, its child rows with it.
-    fn merge(&mut self, state: &ResourceState, batches: Vec<Option<RecordBatch>>) -> Result<()> {
+    fn merge(&mut self, state: &ResourceState, batches: Vec<Vec<RecordBatch>>) -> Result<()> {
         let root = state.root();
-        if batches.first().is_none_or(Option::is_none) {
+        if batches.first().is_none_or(Vec::is_empty) {
             // A record's rows are normalized together: no root rows, no
             // child rows either.
             return Ok(());
@@ -1177,7 +1136,7 @@ impl Db {
         // Stage every table's batch.
         let mut staged = Vec::new();
         for (t, batch) in state.tables.iter().zip(batches) {
-            if batch.is_none() {
+            if batch.is_empty() {
                 continue;
             }
             let st = self.staging(&t.name, "merge");
@@ -1258,20 +1217,22 @@ impl Db {
         Ok(())
     }
 
-    /// Append a batch of a table's rows to `dest` (a target or staging
+    /// Append batches of a table's rows to `dest` (a target or staging
     /// table with the table's columns, in order) through DuckDB's appender.
-    fn append(&self, dest: &str, batch: Option<RecordBatch>) -> Result<()> {
-        let Some(batch) = batch else {
+    fn append(&self, dest: &str, batches: Vec<RecordBatch>) -> Result<()> {
+        if batches.is_empty() {
             return Ok(());
-        };
+        }
         let (schema, name) = split_qualified(dest);
         let mut appender = self
             .conn
             .appender_to_catalog_and_db(&name, &self.catalog, &schema)
             .with_context(|| format!("appending to {dest}"))?;
-        appender
-            .append_record_batch(batch)
-            .with_context(|| format!("appending to {dest}"))?;
+        for batch in batches {
+            appender
+                .append_record_batch(batch)
+                .with_context(|| format!("appending to {dest}"))?;
+        }
         appender
             .flush()
             .with_context(|| format!("appending to {dest}"))?;
