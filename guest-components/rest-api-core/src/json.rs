@@ -194,30 +194,298 @@ pub(crate) fn skip_value(b: &[u8], i: usize) -> Result<usize> {
 
 /// Skips a nested object or array, tracking only strings and brackets:
 /// enough to find its end quickly and to notice truncation or mismatches.
+///
+/// The body is classified 16 bytes at a time ([`marks`]: where the quotes,
+/// backslashes and brackets are, one bit per byte), and a block's string
+/// extent comes from its quote bits at once (each quote toggles "in a
+/// string"), so a loop iteration covers 16 bytes and the per-bracket work
+/// only the brackets outside strings. This is the first stage of simdjson,
+/// in small. In the component every loop iteration also pays wasmtime's
+/// epoch check, so iterations per byte are what the sandbox costs.
+///
+/// The outcome (end, error and its offset) is exactly that of a byte at a
+/// time scan, which skips strings from quote to quote, steps over the byte
+/// after a backslash within a string, and ignores everything else but
+/// brackets (`skip_container_bytewise` in the tests is that scan).
 fn skip_container(b: &[u8], i: usize) -> Result<usize> {
-    let mut stack: Vec<u8> = Vec::with_capacity(8);
+    scan_container(b, i, marks)
+}
+
+/// [`skip_container`] with the classification `marks` (the tests also run
+/// it with the byte at a time one, which other targets use).
+#[inline(always)]
+fn scan_container(b: &[u8], i: usize, marks: impl Fn(&[u8; BLOCK]) -> Marks) -> Result<usize> {
+    debug_assert!(matches!(b.get(i), Some(b'{' | b'[')));
+    let mut scan = Scan::default();
     let mut j = i;
-    while let Some(&c) = b.get(j) {
+    while let Some(rest) = b.get(j..).filter(|r| !r.is_empty()) {
+        let m = match rest.first_chunk::<BLOCK>() {
+            Some(block) => marks(block),
+            None => {
+                // The tail: padded with zero bytes, which mark nothing.
+                let mut block = [0u8; BLOCK];
+                block[..rest.len()].copy_from_slice(rest);
+                marks(&block)
+            }
+        };
+        if let Some(end) = scan.block(b, j, m)? {
+            return Ok(end);
+        }
+        j += BLOCK;
+    }
+    if scan.in_string {
+        err(scan.quote_at, "unterminated string")
+    } else {
+        err(b.len(), "unexpected end of the body (truncated?)")
+    }
+}
+
+/// Bytes classified at once.
+const BLOCK: usize = 16;
+
+/// Where the bytes the container scan looks at are in one block: bit `k`
+/// of each mask stands for byte `k`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Marks {
+    quote: u16,
+    backslash: u16,
+    /// `{`, `}`, `[` and `]`.
+    bracket: u16,
+}
+
+/// The block's marks, with WebAssembly SIMD: one load, four comparisons.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn marks(block: &[u8; BLOCK]) -> Marks {
+    use core::arch::wasm32::{u8x16, u8x16_bitmask, u8x16_eq, u8x16_splat, v128_or};
+    // Compiles to a single (unaligned) `v128.load`.
+    let v = u8x16(
+        block[0], block[1], block[2], block[3], block[4], block[5], block[6], block[7], block[8],
+        block[9], block[10], block[11], block[12], block[13], block[14], block[15],
+    );
+    // `| 0x20` folds `[` into `{` and `]` into `}` (and nothing else into them).
+    let folded = v128_or(v, u8x16_splat(0x20));
+    Marks {
+        quote: u8x16_bitmask(u8x16_eq(v, u8x16_splat(b'"'))),
+        backslash: u8x16_bitmask(u8x16_eq(v, u8x16_splat(b'\\'))),
+        bracket: u8x16_bitmask(v128_or(
+            u8x16_eq(folded, u8x16_splat(b'{')),
+            u8x16_eq(folded, u8x16_splat(b'}')),
+        )),
+    }
+}
+
+/// The block's marks, with SSE2 (part of every x86-64 CPU): the same
+/// operations as the WebAssembly version, so the native build runs the
+/// same algorithm as the component.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn marks(block: &[u8; BLOCK]) -> Marks {
+    use core::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: the intrinsics need SSE2, which this build enables (the
+    // `cfg` above); `_mm_loadu_si128` reads the 16 bytes `block` borrows
+    // and has no alignment requirement.
+    let [quote, backslash, bracket] = unsafe {
+        let v = _mm_loadu_si128(block.as_ptr().cast());
+        let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+        [
+            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8))),
+            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8))),
+            _mm_movemask_epi8(_mm_or_si128(
+                _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
+                _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
+            )),
+        ]
+    };
+    // A movemask of 16 lanes has only its low 16 bits set.
+    Marks {
+        quote: quote as u16,
+        backslash: backslash as u16,
+        bracket: bracket as u16,
+    }
+}
+
+/// The block's marks, a byte at a time: the other targets, and the
+/// reference the vector versions are tested against.
+#[cfg(any(
+    test,
+    not(any(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        all(target_arch = "x86_64", target_feature = "sse2")
+    ))
+))]
+fn marks_bytewise(block: &[u8; BLOCK]) -> Marks {
+    let mut m = Marks {
+        quote: 0,
+        backslash: 0,
+        bracket: 0,
+    };
+    for (k, &c) in block.iter().enumerate() {
+        let bit = 1 << k;
         match c {
-            b'"' => {
-                j = skip_string(b, j)?;
-                continue;
-            }
-            b'{' => stack.push(b'}'),
-            b'[' => stack.push(b']'),
-            b'}' | b']' => {
-                if stack.pop() != Some(c) {
-                    return err(j, "mismatched bracket");
-                }
-                if stack.is_empty() {
-                    return Ok(j + 1);
-                }
-            }
+            b'"' => m.quote |= bit,
+            b'\\' => m.backslash |= bit,
+            b'{' | b'}' | b'[' | b']' => m.bracket |= bit,
             _ => {}
         }
-        j += 1;
     }
-    err(b.len(), "unexpected end of the body (truncated?)")
+    m
+}
+
+#[cfg(not(any(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    all(target_arch = "x86_64", target_feature = "sse2")
+)))]
+fn marks(block: &[u8; BLOCK]) -> Marks {
+    marks_bytewise(block)
+}
+
+/// Bit `k` of the result is the XOR of bits `0..=k` of `x`: for quote
+/// marks, which bytes are inside a string (opening quote included).
+#[inline(always)]
+fn prefix_xor(mut x: u16) -> u16 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x
+}
+
+/// The state of a container scan between blocks.
+#[derive(Default)]
+struct Scan {
+    nesting: Nesting,
+    /// The block ended inside a string...
+    in_string: bool,
+    /// ...which opened here.
+    quote_at: usize,
+    /// The block ended with a backslash inside a string: the next block's
+    /// first byte is escaped.
+    escaped: bool,
+}
+
+impl Scan {
+    /// Takes the block at `b[j..]` with marks `m`; returns the container's
+    /// end if it ends in this block.
+    #[inline(always)]
+    fn block(&mut self, b: &[u8], j: usize, m: Marks) -> Result<Option<usize>> {
+        let Marks {
+            mut quote,
+            mut backslash,
+            mut bracket,
+        } = m;
+        if self.escaped {
+            // Inside a string, where brackets do not count anyway.
+            self.escaped = false;
+            quote &= !1;
+            backslash &= !1;
+        }
+        if backslash == 0 {
+            // Every quote opens or closes a string.
+            let carry = if self.in_string { u16::MAX } else { 0 };
+            let inside = prefix_xor(quote) ^ carry;
+            let ends_inside = inside & 0x8000 != 0;
+            if ends_inside && quote != 0 {
+                // The last quote opened the string the block ends in.
+                self.quote_at = j + 15 - quote.leading_zeros() as usize;
+            }
+            self.in_string = ends_inside;
+            bracket &= !inside;
+        } else {
+            bracket = self.escapes(j, quote, backslash, bracket);
+        }
+        // The brackets outside strings, in order.
+        while bracket != 0 {
+            let k = bracket.trailing_zeros() as usize;
+            bracket &= bracket - 1;
+            match b[j + k] {
+                c @ (b'{' | b'[') => self.nesting.push(c == b'{'),
+                c => {
+                    if !self.nesting.pop(c == b'}') {
+                        return err(j + k, "mismatched bracket");
+                    }
+                    if self.nesting.depth == 0 {
+                        return Ok(Some(j + k + 1));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// A block with backslashes (rare): its quotes, backslashes and
+    /// brackets one at a time, as the byte at a time scan takes them (a
+    /// backslash escapes the next byte only inside a string). Returns the
+    /// brackets outside strings.
+    #[inline(never)]
+    fn escapes(&mut self, j: usize, quote: u16, backslash: u16, bracket: u16) -> u16 {
+        let mut outside = 0;
+        let mut todo = quote | backslash | bracket;
+        while todo != 0 {
+            let k = todo.trailing_zeros();
+            let bit = 1u16 << k;
+            todo &= todo - 1;
+            if self.in_string {
+                if quote & bit != 0 {
+                    self.in_string = false;
+                } else if backslash & bit != 0 {
+                    match bit.checked_shl(1).filter(|&next| next != 0) {
+                        Some(next) => todo &= !next,
+                        None => self.escaped = true,
+                    }
+                }
+            } else if quote & bit != 0 {
+                self.in_string = true;
+                self.quote_at = j + k as usize;
+            } else if bracket & bit != 0 {
+                outside |= bit;
+            }
+        }
+        outside
+    }
+}
+
+/// The brackets a container scan is inside, innermost last: one bit per
+/// level (set for an object), in a word for the first 64 levels.
+#[derive(Default)]
+struct Nesting {
+    depth: usize,
+    shallow: u64,
+    deep: Vec<bool>,
+}
+
+impl Nesting {
+    #[inline(always)]
+    fn push(&mut self, object: bool) {
+        if self.depth < 64 {
+            self.shallow = (self.shallow & !(1 << self.depth)) | (u64::from(object) << self.depth);
+        } else {
+            self.deep.push(object);
+        }
+        self.depth += 1;
+    }
+
+    /// Leaves a level with a closing bracket (`}` if `object`); false if
+    /// it does not match (or closes nothing).
+    #[inline(always)]
+    fn pop(&mut self, object: bool) -> bool {
+        let Some(depth) = self.depth.checked_sub(1) else {
+            return false;
+        };
+        let was_object = if depth < 64 {
+            self.shallow & (1 << depth) != 0
+        } else {
+            self.deep.pop().unwrap_or(false)
+        };
+        if was_object != object {
+            return false;
+        }
+        self.depth = depth;
+        true
+    }
 }
 
 /// Visits the members of the object starting at `b[i]`, in order.
@@ -455,6 +723,110 @@ mod tests {
         })
     }
 
+    /// The container scan a byte at a time, as it was before the blocks:
+    /// the reference [`skip_container`] must agree with on any bytes.
+    fn skip_container_bytewise(b: &[u8], i: usize) -> Result<usize> {
+        let mut stack: Vec<u8> = Vec::new();
+        let mut j = i;
+        while let Some(&c) = b.get(j) {
+            match c {
+                b'"' => {
+                    j = skip_string(b, j)?;
+                    continue;
+                }
+                b'{' => stack.push(b'}'),
+                b'[' => stack.push(b']'),
+                b'}' | b']' => {
+                    if stack.pop() != Some(c) {
+                        return err(j, "mismatched bracket");
+                    }
+                    if stack.is_empty() {
+                        return Ok(j + 1);
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        err(b.len(), "unexpected end of the body (truncated?)")
+    }
+
+    /// Bytes dense in what the container scan looks at.
+    fn scan_bytes(len: usize) -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let byte = prop_oneof![
+            4 => Just(b'"'),
+            3 => Just(b'\\'),
+            2 => Just(b'{'),
+            2 => Just(b'}'),
+            2 => Just(b'['),
+            2 => Just(b']'),
+            1 => Just(b'a'),
+            1 => Just(b','),
+            1 => any::<u8>(),
+        ];
+        prop::collection::vec(byte, 0..len)
+    }
+
+    #[test]
+    fn container_scan_agrees_with_the_bytewise_scan_at_edges() {
+        // Strings, escapes and brackets across the 16-byte block edges,
+        // bodies shorter than a block, and cut-off tails.
+        let cases: &[&[u8]] = &[
+            b"{}",
+            b"[]",
+            b"{",
+            b"[\"",
+            b"[\"\\",
+            br#"{"abcdefghijklm\"}"#,
+            br#"{"abcdefghijklmn\"}"}"#,
+            br#"{"abcdefghijklm\\"}"#,
+            br#"{"abcdefghijklmnopqrstuvwxyz\\\"}"}"#,
+            br#"[1, 2, 3, 4, 5, 6, 7, "]", {"a": [1]}]"#,
+            br#"[1, 2, 3, 4, 5, 6, 7, "]", {"a": [1]} "#,
+            br#"[0123456789abcd\"]"#,
+            br#"[0123456789abcde\"]"#,
+            br#"{"a": [1, 2}"#,
+            br#"{"a": "x}]\"[{", "b": [1, "]"]}"#,
+        ];
+        for case in cases {
+            for pad in 0..BLOCK + 1 {
+                let mut b = vec![b' '; pad];
+                b.extend_from_slice(case);
+                for cut in pad..=b.len() {
+                    let b = &b[..cut];
+                    if !matches!(b.get(pad), Some(b'{' | b'[')) {
+                        continue;
+                    }
+                    let want = skip_container_bytewise(b, pad);
+                    let text = String::from_utf8_lossy(b);
+                    assert_eq!(skip_container(b, pad), want, "{text:?} from {pad}");
+                    assert_eq!(scan_container(b, pad, marks_bytewise), want, "{text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_scanned() {
+        for depth in [63, 64, 65, 200] {
+            let mut b = "[".repeat(depth);
+            b.push_str(&"]".repeat(depth));
+            assert_eq!(skip_container(b.as_bytes(), 0), Ok(b.len()));
+            let mut b = "{\"a\":".repeat(depth);
+            b.push('1');
+            b.push_str(&"}".repeat(depth));
+            assert_eq!(skip_container(b.as_bytes(), 0), Ok(b.len()));
+            let mut b = "[".repeat(depth);
+            b.push_str(&"]".repeat(depth - 1));
+            b.push('}');
+            assert_eq!(
+                skip_container(b.as_bytes(), 0),
+                err(b.len() - 1, "mismatched bracket")
+            );
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig {
             cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256),
@@ -476,6 +848,54 @@ mod tests {
                 let cut = cut % b.len();
                 proptest::prop_assert!(document(&b[..cut]).map_or(true, |d| d.is_none()));
             }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(1024),
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// The vector classification marks the same bytes as the byte at
+        /// a time one.
+        #[test]
+        fn marks_agree_with_bytewise_marks(bytes in scan_bytes(BLOCK + 1), fill in proptest::prelude::any::<u8>()) {
+            let mut block = [fill; BLOCK];
+            block[..bytes.len().min(BLOCK)].copy_from_slice(&bytes[..bytes.len().min(BLOCK)]);
+            proptest::prop_assert_eq!(marks(&block), marks_bytewise(&block));
+        }
+
+        /// On any bytes, the block scan ends (or fails, at the same offset
+        /// with the same message) where the byte at a time scan does.
+        #[test]
+        fn container_scan_agrees_with_the_bytewise_scan(
+            bytes in scan_bytes(120),
+            pad in 0usize..BLOCK,
+            open in proptest::prelude::any::<bool>(),
+        ) {
+            let mut b = vec![b' '; pad];
+            b.push(if open { b'{' } else { b'[' });
+            b.extend_from_slice(&bytes);
+            let want = skip_container_bytewise(&b, pad);
+            proptest::prop_assert_eq!(&skip_container(&b, pad), &want);
+            proptest::prop_assert_eq!(&scan_container(&b, pad, marks_bytewise), &want);
+        }
+
+        /// The same on JSON (records with strings dense in quotes and
+        /// backslashes), at every alignment, whole and cut off.
+        #[test]
+        fn container_scan_agrees_on_json(value in tricky_json(), pad in 0usize..BLOCK, cut in 0usize..10_000) {
+            let array = serde_json::Value::Array(vec![value]);
+            let text = serde_json::to_string(&array).expect("serialize");
+            let mut b = vec![b' '; pad];
+            b.extend_from_slice(text.as_bytes());
+            proptest::prop_assert_eq!(skip_container(&b, pad), Ok(b.len()));
+            let cut = pad + 1 + cut % (b.len() - pad);
+            let want = skip_container_bytewise(&b[..cut], pad);
+            proptest::prop_assert_eq!(&skip_container(&b[..cut], pad), &want);
+            proptest::prop_assert_eq!(&scan_container(&b[..cut], pad, marks_bytewise), &want);
         }
     }
 
