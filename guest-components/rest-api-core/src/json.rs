@@ -92,16 +92,29 @@ pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// The range of the single JSON value `b` holds, surrounding whitespace (and
 /// a UTF-8 byte order mark) excluded; `Ok(None)` for an all-blank body.
 pub(crate) fn document(b: &[u8]) -> Result<Option<Range<usize>>> {
-    let start = skip_ws(b, if b.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 });
-    if start == b.len() {
+    let Some(start) = document_start(b) else {
         return Ok(None);
-    }
+    };
     let end = skip_value(b, start)?;
+    document_end(b, end)?;
+    Ok(Some(start..end))
+}
+
+/// Where the value of the body starts, after whitespace and a UTF-8 byte
+/// order mark; `None` for an all-blank body.
+pub(crate) fn document_start(b: &[u8]) -> Option<usize> {
+    let start = skip_ws(b, if b.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 });
+    (start < b.len()).then_some(start)
+}
+
+/// Checks that only whitespace follows the body's value, which ends at
+/// `end`.
+pub(crate) fn document_end(b: &[u8], end: usize) -> Result<()> {
     let rest = skip_ws(b, end);
     if rest != b.len() {
         return err(rest, "unexpected characters after the JSON value");
     }
-    Ok(Some(start..end))
+    Ok(())
 }
 
 /// `0x01` in every byte.
