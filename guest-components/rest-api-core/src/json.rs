@@ -230,25 +230,29 @@ fn skip_container(b: &[u8], i: usize) -> Result<usize> {
 #[inline(always)]
 fn scan_container(b: &[u8], i: usize, marks: impl Fn(&[u8; BLOCK]) -> Marks) -> Result<usize> {
     debug_assert!(matches!(b.get(i), Some(b'{' | b'[')));
-    let mut scan = Scan::default();
+    // The scan's state lives in locals (the component's hot loop then
+    // keeps it in registers, not in its stack in linear memory).
+    let mut strings = Strings::default();
+    let mut nesting = Nesting::default();
+    let mut tail = [0u8; BLOCK];
     let mut j = i;
     while let Some(rest) = b.get(j..).filter(|r| !r.is_empty()) {
-        let m = match rest.first_chunk::<BLOCK>() {
-            Some(block) => marks(block),
+        let block = match rest.first_chunk::<BLOCK>() {
+            Some(block) => block,
             None => {
                 // The tail: padded with zero bytes, which mark nothing.
-                let mut block = [0u8; BLOCK];
-                block[..rest.len()].copy_from_slice(rest);
-                marks(&block)
+                tail[..rest.len()].copy_from_slice(rest);
+                &tail
             }
         };
-        if let Some(end) = scan.block(b, j, m)? {
+        let brackets = strings.block(j, marks(block));
+        if let Some(end) = nesting.brackets(j, block, brackets)? {
             return Ok(end);
         }
         j += BLOCK;
     }
-    if scan.in_string {
-        err(scan.quote_at, "unterminated string")
+    if strings.in_string {
+        err(strings.quote_at, "unterminated string")
     } else {
         err(b.len(), "unexpected end of the body (truncated?)")
     }
@@ -296,12 +300,10 @@ fn marks(block: &[u8; BLOCK]) -> Marks {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 fn marks16(block: &[u8; 16]) -> [u16; 3] {
-    use core::arch::wasm32::{u8x16, u8x16_bitmask, u8x16_eq, u8x16_splat, v128_or};
-    // Compiles to a single (unaligned) `v128.load`.
-    let v = u8x16(
-        block[0], block[1], block[2], block[3], block[4], block[5], block[6], block[7], block[8],
-        block[9], block[10], block[11], block[12], block[13], block[14], block[15],
-    );
+    use core::arch::wasm32::{u8x16_bitmask, u8x16_eq, u8x16_splat, u64x2, v128_or};
+    let (lo, hi) = block.split_at(8);
+    let half = |h: &[u8]| h.first_chunk::<8>().map_or(0, |h| u64::from_le_bytes(*h));
+    let v = u64x2(half(lo), half(hi));
     // `| 0x20` folds `[` into `{` and `]` into `}` (and nothing else into them).
     let folded = v128_or(v, u8x16_splat(0x20));
     [
@@ -390,28 +392,27 @@ fn prefix_xor(mut x: Mask) -> Mask {
     x
 }
 
-/// The state of a container scan between blocks.
-#[derive(Default)]
-struct Scan {
-    nesting: Nesting,
-    /// The block ended inside a string...
+/// Where a container scan is with respect to strings, between blocks.
+#[derive(Debug, Clone, Copy, Default)]
+struct Strings {
+    /// The last block ended inside a string...
     in_string: bool,
     /// ...which opened here.
     quote_at: usize,
-    /// The block ended with a backslash inside a string: the next block's
-    /// first byte is escaped.
+    /// The last block ended with a backslash inside a string: the next
+    /// block's first byte is escaped.
     escaped: bool,
 }
 
-impl Scan {
-    /// Takes the block at `b[j..]` with marks `m`; returns the container's
-    /// end if it ends in this block.
+impl Strings {
+    /// Takes the block at `j` with marks `m`; returns its brackets outside
+    /// strings.
     #[inline(always)]
-    fn block(&mut self, b: &[u8], j: usize, m: Marks) -> Result<Option<usize>> {
+    fn block(&mut self, j: usize, m: Marks) -> Mask {
         let Marks {
             mut quote,
             mut backslash,
-            mut bracket,
+            bracket,
         } = m;
         if self.escaped {
             // Inside a string, where brackets do not count anyway.
@@ -419,68 +420,53 @@ impl Scan {
             quote &= !1;
             backslash &= !1;
         }
-        if backslash == 0 {
-            // Every quote opens or closes a string.
-            let carry = if self.in_string { Mask::MAX } else { 0 };
-            let inside = prefix_xor(quote) ^ carry;
-            let ends_inside = inside >> (BLOCK - 1) != 0;
-            if ends_inside && quote != 0 {
-                // The last quote opened the string the block ends in.
-                self.quote_at = j + BLOCK - 1 - quote.leading_zeros() as usize;
-            }
-            self.in_string = ends_inside;
-            bracket &= !inside;
-        } else {
-            bracket = self.escapes(j, quote, backslash, bracket);
+        if backslash != 0 {
+            let (outside, next) = self.escapes(j, quote, backslash, bracket);
+            *self = next;
+            return outside;
         }
-        // The brackets outside strings, in order.
-        while bracket != 0 {
-            let k = bracket.trailing_zeros() as usize;
-            bracket &= bracket - 1;
-            match b[j + k] {
-                c @ (b'{' | b'[') => self.nesting.push(c == b'{'),
-                c => {
-                    if !self.nesting.pop(c == b'}') {
-                        return err(j + k, "mismatched bracket");
-                    }
-                    if self.nesting.depth == 0 {
-                        return Ok(Some(j + k + 1));
-                    }
-                }
-            }
+        // Every quote opens or closes a string.
+        let carry = if self.in_string { Mask::MAX } else { 0 };
+        let inside = prefix_xor(quote) ^ carry;
+        let ends_inside = inside >> (BLOCK - 1) != 0;
+        if ends_inside && quote != 0 {
+            // The last quote opened the string the block ends in.
+            self.quote_at = j + BLOCK - 1 - quote.leading_zeros() as usize;
         }
-        Ok(None)
+        self.in_string = ends_inside;
+        bracket & !inside
     }
 
     /// A block with backslashes (rare): its quotes, backslashes and
     /// brackets one at a time, as the byte at a time scan takes them (a
     /// backslash escapes the next byte only inside a string). Returns the
-    /// brackets outside strings.
+    /// brackets outside strings and the state after the block.
     #[inline(never)]
-    fn escapes(&mut self, j: usize, quote: Mask, backslash: Mask, bracket: Mask) -> Mask {
+    fn escapes(self, j: usize, quote: Mask, backslash: Mask, bracket: Mask) -> (Mask, Strings) {
+        let mut state = self;
         let mut outside = 0;
         let mut todo = quote | backslash | bracket;
         while todo != 0 {
             let k = todo.trailing_zeros();
             let bit: Mask = 1 << k;
             todo &= todo - 1;
-            if self.in_string {
+            if state.in_string {
                 if quote & bit != 0 {
-                    self.in_string = false;
+                    state.in_string = false;
                 } else if backslash & bit != 0 {
                     match bit.checked_shl(1).filter(|&next| next != 0) {
                         Some(next) => todo &= !next,
-                        None => self.escaped = true,
+                        None => state.escaped = true,
                     }
                 }
             } else if quote & bit != 0 {
-                self.in_string = true;
-                self.quote_at = j + k as usize;
+                state.in_string = true;
+                state.quote_at = j + k as usize;
             } else if bracket & bit != 0 {
                 outside |= bit;
             }
         }
-        outside
+        (outside, state)
     }
 }
 
@@ -494,6 +480,34 @@ struct Nesting {
 }
 
 impl Nesting {
+    /// Takes the brackets marked in `brackets` of the block at `j`, in
+    /// order; returns the container's end if one of them closes it.
+    #[inline(always)]
+    fn brackets(
+        &mut self,
+        j: usize,
+        block: &[u8; BLOCK],
+        mut brackets: Mask,
+    ) -> Result<Option<usize>> {
+        while brackets != 0 {
+            // Below BLOCK: `brackets` has a bit set.
+            let k = brackets.trailing_zeros() as usize % BLOCK;
+            brackets &= brackets - 1;
+            let c = block[k];
+            // `{` and `[` have bit 1 set, `}` and `]` do not; `{}` have
+            // bit 5 set, `[]` do not.
+            let object = c & 0x20 != 0;
+            if c & 0x02 != 0 {
+                self.push(object);
+            } else if !self.pop(object) {
+                return err(j + k, "mismatched bracket");
+            } else if self.depth == 0 {
+                return Ok(Some(j + k + 1));
+            }
+        }
+        Ok(None)
+    }
+
     #[inline(always)]
     fn push(&mut self, object: bool) {
         if self.depth < 64 {
