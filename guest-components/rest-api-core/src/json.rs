@@ -234,6 +234,7 @@ fn scan_container(b: &[u8], i: usize, marks: impl Fn(&[u8; BLOCK]) -> Marks) -> 
     // keeps it in registers, not in its stack in linear memory).
     let mut strings = Strings::default();
     let mut nesting = Nesting::default();
+    let mut deep = Vec::new();
     let mut tail = [0u8; BLOCK];
     let mut j = i;
     while let Some(rest) = b.get(j..).filter(|r| !r.is_empty()) {
@@ -246,7 +247,7 @@ fn scan_container(b: &[u8], i: usize, marks: impl Fn(&[u8; BLOCK]) -> Marks) -> 
             }
         };
         let brackets = strings.block(j, marks(block));
-        if let Some(end) = nesting.brackets(j, block, brackets)? {
+        if let Some(end) = nesting.brackets(j, block, brackets, &mut deep)? {
             return Ok(end);
         }
         j += BLOCK;
@@ -270,9 +271,16 @@ const BLOCK: usize = Mask::BITS as usize;
 struct Marks {
     quote: Mask,
     backslash: Mask,
-    /// `{`, `}`, `[` and `]`.
+    /// `{`, `}`, `[` and `]`, and the few other bytes that are `0x7f`
+    /// with bits 1, 2 and 5 set (`Y`, `_`, `y`, DEL): one comparison finds
+    /// them all, and outside strings, where brackets count, JSON has none
+    /// of the others (the bracket loop looks at the byte).
     bracket: Mask,
 }
+
+/// The bits in which `{`, `}`, `[` and `]` differ: each of them, and
+/// nothing else but `Y`, `_`, `y` and DEL, is `0x7f` with these set.
+const BRACKET_BITS: u8 = 0x26;
 
 /// The block's marks, from four 16-byte vector classifications.
 #[cfg(any(
@@ -304,14 +312,12 @@ fn marks16(block: &[u8; 16]) -> [u16; 3] {
     let (lo, hi) = block.split_at(8);
     let half = |h: &[u8]| h.first_chunk::<8>().map_or(0, |h| u64::from_le_bytes(*h));
     let v = u64x2(half(lo), half(hi));
-    // `| 0x20` folds `[` into `{` and `]` into `}` (and nothing else into them).
-    let folded = v128_or(v, u8x16_splat(0x20));
     [
         u8x16_bitmask(u8x16_eq(v, u8x16_splat(b'"'))),
         u8x16_bitmask(u8x16_eq(v, u8x16_splat(b'\\'))),
-        u8x16_bitmask(v128_or(
-            u8x16_eq(folded, u8x16_splat(b'{')),
-            u8x16_eq(folded, u8x16_splat(b'}')),
+        u8x16_bitmask(u8x16_eq(
+            v128_or(v, u8x16_splat(BRACKET_BITS)),
+            u8x16_splat(0x7f),
         )),
     ]
 }
@@ -331,13 +337,12 @@ fn marks16(block: &[u8; 16]) -> [u16; 3] {
     // and has no alignment requirement.
     let masks = unsafe {
         let v = _mm_loadu_si128(block.as_ptr().cast());
-        let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
         [
             _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8))),
             _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8))),
-            _mm_movemask_epi8(_mm_or_si128(
-                _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
-                _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
+            _mm_movemask_epi8(_mm_cmpeq_epi8(
+                _mm_or_si128(v, _mm_set1_epi8(BRACKET_BITS as i8)),
+                _mm_set1_epi8(0x7f),
             )),
         ]
     };
@@ -365,7 +370,7 @@ fn marks_bytewise(block: &[u8; BLOCK]) -> Marks {
         match c {
             b'"' => m.quote |= bit,
             b'\\' => m.backslash |= bit,
-            b'{' | b'}' | b'[' | b']' => m.bracket |= bit,
+            _ if c | BRACKET_BITS == 0x7f => m.bracket |= bit,
             _ => {}
         }
     }
@@ -471,12 +476,13 @@ impl Strings {
 }
 
 /// The brackets a container scan is inside, innermost last: one bit per
-/// level (set for an object), in a word for the first 64 levels.
-#[derive(Default)]
+/// level (set for an object), in a word for the first 64 levels and in a
+/// vector of the caller's (`deep`) past that. (Apart from that vector,
+/// which deep nesting alone touches, the component keeps it in registers.)
+#[derive(Debug, Clone, Copy, Default)]
 struct Nesting {
     depth: usize,
     shallow: u64,
-    deep: Vec<bool>,
 }
 
 impl Nesting {
@@ -488,53 +494,48 @@ impl Nesting {
         j: usize,
         block: &[u8; BLOCK],
         mut brackets: Mask,
+        deep: &mut Vec<bool>,
     ) -> Result<Option<usize>> {
         while brackets != 0 {
             // Below BLOCK: `brackets` has a bit set.
             let k = brackets.trailing_zeros() as usize % BLOCK;
             brackets &= brackets - 1;
             let c = block[k];
+            if !matches!(c, b'{' | b'}' | b'[' | b']') {
+                // `Y`, `_`, `y` or DEL outside a string: not JSON, but
+                // the container scan looks only at brackets and strings.
+                continue;
+            }
             // `{` and `[` have bit 1 set, `}` and `]` do not; `{}` have
             // bit 5 set, `[]` do not.
             let object = c & 0x20 != 0;
             if c & 0x02 != 0 {
-                self.push(object);
-            } else if !self.pop(object) {
+                if self.depth < 64 {
+                    let bit = 1 << self.depth;
+                    self.shallow = (self.shallow & !bit) | (u64::from(object) << self.depth);
+                } else {
+                    deep.push(object);
+                }
+                self.depth += 1;
+                continue;
+            }
+            let Some(depth) = self.depth.checked_sub(1) else {
                 return err(j + k, "mismatched bracket");
-            } else if self.depth == 0 {
+            };
+            let was_object = if depth < 64 {
+                self.shallow & (1 << depth) != 0
+            } else {
+                deep.pop().unwrap_or(false)
+            };
+            if was_object != object {
+                return err(j + k, "mismatched bracket");
+            }
+            self.depth = depth;
+            if depth == 0 {
                 return Ok(Some(j + k + 1));
             }
         }
         Ok(None)
-    }
-
-    #[inline(always)]
-    fn push(&mut self, object: bool) {
-        if self.depth < 64 {
-            self.shallow = (self.shallow & !(1 << self.depth)) | (u64::from(object) << self.depth);
-        } else {
-            self.deep.push(object);
-        }
-        self.depth += 1;
-    }
-
-    /// Leaves a level with a closing bracket (`}` if `object`); false if
-    /// it does not match (or closes nothing).
-    #[inline(always)]
-    fn pop(&mut self, object: bool) -> bool {
-        let Some(depth) = self.depth.checked_sub(1) else {
-            return false;
-        };
-        let was_object = if depth < 64 {
-            self.shallow & (1 << depth) != 0
-        } else {
-            self.deep.pop().unwrap_or(false)
-        };
-        if was_object != object {
-            return false;
-        }
-        self.depth = depth;
-        true
     }
 }
 
@@ -813,6 +814,7 @@ mod tests {
             2 => Just(b']'),
             1 => Just(b'a'),
             1 => Just(b','),
+            1 => prop::sample::select(&b"Y_y\x7f"[..]),
             1 => any::<u8>(),
         ];
         prop::collection::vec(byte, 0..len)
@@ -837,6 +839,8 @@ mod tests {
             br#"[0123456789abcd\"]"#,
             br#"[0123456789abcde\"]"#,
             br#"{"a": [1, 2}"#,
+            b"[Y_y\x7f, \"Y_y\x7f\", [y]]",
+            b"[Y_y\x7f, \"Y_y\x7f\", [y}]",
             br#"{"a": "x}]\"[{", "b": [1, "]"]}"#,
         ];
         for case in cases {
