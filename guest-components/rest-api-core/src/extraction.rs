@@ -477,25 +477,28 @@ impl State {
         }
 
         let body = Arc::new(response.body);
-        let doc = json::document(&body).map_err(|e| {
+        let not_json = |e: json::ScanError| {
             ConnectorError::bad_response(format!(
                 "the response to {url} is not JSON ({e}); it starts with: {}",
                 excerpt(&body)
             ))
-        })?;
-        if doc.is_none() && response.status != 204 {
-            // A proxy or an overloaded API can answer 200 with nothing;
-            // taking that as "no records" would end the extraction early.
-            return Err(ConnectorError::bad_response(format!(
-                "the response to {url} has an empty body (HTTP {}); expected JSON",
-                response.status
-            )));
-        }
-        let (records, top) = match &doc {
-            None => (Vec::new(), Vec::new()),
-            Some(doc) => {
+        };
+        let (doc, records, top) = match json::document_start(&body) {
+            None if response.status != 204 => {
+                // A proxy or an overloaded API can answer 200 with nothing;
+                // taking that as "no records" would end the extraction early.
+                return Err(ConnectorError::bad_response(format!(
+                    "the response to {url} has an empty body (HTTP {}); expected JSON",
+                    response.status
+                )));
+            }
+            None => (None, Vec::new(), Vec::new()),
+            Some(start) => {
                 if self.selector == Selector::Auto {
-                    self.selector = selector::detect(&body, doc.clone()).map_err(|e| {
+                    // The first page: the body is checked before the
+                    // detection looks into it.
+                    json::document(&body).map_err(not_json)?;
+                    self.selector = selector::detect(&body, start).map_err(|e| {
                         ConnectorError::bad_response(format!("the response to {url}: {e}"))
                     })?;
                     if let Selector::Path { text, .. } = &self.selector {
@@ -505,18 +508,26 @@ impl State {
                 let Selector::Path { path, text } = &self.selector else {
                     return Err(ConnectorError::other("data selector still undetected"));
                 };
-                match selector::select(&body, doc.clone(), path, text) {
-                    Ok(s) => (s.records, s.top),
-                    Err(SelectError::NoMatch(m)) => {
-                        return Err(ConnectorError::bad_response(format!(
-                            "{m} (response to {url})"
-                        )));
-                    }
-                    Err(SelectError::Scan(e)) => {
-                        return Err(ConnectorError::bad_response(format!(
-                            "the response to {url} is not JSON ({e}); it starts with: {}",
-                            excerpt(&body)
-                        )));
+                // One pass: the selector's walk covers the whole value (and
+                // is stricter than `json::document`), so the body is checked
+                // as a whole only when the walk fails or stops before the
+                // body's end; that check's error then comes first, as from
+                // a separate validation pass (a truncated body is "not
+                // JSON", not a selector miss).
+                let walked = selector::select(&body, start, path, text).and_then(|s| {
+                    json::document_end(&body, s.end)?;
+                    Ok(s)
+                });
+                match walked {
+                    Ok(s) => (Some(start..s.end), s.records, s.top),
+                    Err(e) => {
+                        json::document(&body).map_err(not_json)?;
+                        return Err(match e {
+                            SelectError::NoMatch(m) => {
+                                ConnectorError::bad_response(format!("{m} (response to {url})"))
+                            }
+                            SelectError::Scan(e) => not_json(e),
+                        });
                     }
                 }
             }

@@ -257,6 +257,8 @@ pub(crate) struct Selected {
     /// The members of the top-level object (empty for other bodies), so
     /// pagination can read `total`, `next`, ... without another pass.
     pub top: Vec<Member>,
+    /// The end of the JSON value the walk started at.
+    pub end: usize,
 }
 
 /// Why a selection failed.
@@ -442,8 +444,12 @@ fn place(at: &[Seg]) -> String {
     }
 }
 
-/// Scans the JSON document at `doc` of `body` once, returning the records
-/// `path` selects and the top-level members.
+/// Scans the JSON value starting at `body[start]` once, returning the
+/// records `path` selects, the top-level members and where the value ends.
+/// A walk that succeeds has seen the whole value, so `json::document`
+/// would accept it and find the same end (the walk is the stricter scan;
+/// `walk_agrees_with_document` tests it): what is after the end is the
+/// caller's to check.
 ///
 /// Zero matches is an error only when the path hit something it could not
 /// enter (a missing key in a non-empty object, a string where an object
@@ -451,7 +457,7 @@ fn place(at: &[Seg]) -> String {
 /// records.
 pub(crate) fn select(
     body: &[u8],
-    doc: Range<usize>,
+    start: usize,
     path: &[Seg],
     text: &str,
 ) -> Result<Selected, SelectError> {
@@ -461,7 +467,7 @@ pub(crate) fn select(
         miss: None,
     };
     let mut top = Vec::new();
-    walk.walk(doc.start, path, &[], Some(&mut top))?;
+    let end = walk.walk(start, path, &[], Some(&mut top))?;
     if walk.matches.is_empty()
         && let Some((at, found)) = walk.miss
     {
@@ -477,7 +483,7 @@ pub(crate) fn select(
             None => records.push(m.range),
         }
     }
-    Ok(Selected { records, top })
+    Ok(Selected { records, top, end })
 }
 
 /// Keys dlt treats as holding records when detecting a selector.
@@ -491,12 +497,12 @@ const RECORD_KEYS: &[&str] = &[
 /// (depth-first, at most three keys deep) whose key is a usual records key
 /// (`data`, `items`, `results`, ...), else the first list found, else the
 /// whole object is one record.
-pub(crate) fn detect(body: &[u8], doc: Range<usize>) -> Result<Selector, ScanError> {
-    if Kind::at(body, doc.start) != Some(Kind::Object) {
+pub(crate) fn detect(body: &[u8], start: usize) -> Result<Selector, ScanError> {
+    if Kind::at(body, start) != Some(Kind::Object) {
         return Ok(Selector::whole());
     }
     let mut lists: Vec<Vec<Seg>> = Vec::new();
-    find_lists(body, doc.start, &mut Vec::new(), &mut lists)?;
+    find_lists(body, start, &mut Vec::new(), &mut lists)?;
     let chosen = lists
         .iter()
         .find(|p| matches!(p.last(), Some(Seg::Key(k)) if RECORD_KEYS.contains(&k.as_str())))
@@ -587,13 +593,13 @@ mod tests {
         let (path, text) = match Selector::from_config(Some(&selector)).expect("selector") {
             Selector::Path { path, text } => (path, text),
             Selector::Auto => {
-                let Selector::Path { path, text } = detect(b, doc.clone()).expect("detect") else {
+                let Selector::Path { path, text } = detect(b, doc.start).expect("detect") else {
                     panic!("detect gives a path")
                 };
                 (path, text)
             }
         };
-        let s = select(b, doc, &path, &text)?;
+        let s = select(b, doc.start, &path, &text)?;
         Ok(s.records.into_iter().map(|r| body[r].to_owned()).collect())
     }
 
@@ -718,7 +724,7 @@ mod tests {
         let b = body.as_bytes();
         let doc = json::document(b).unwrap().unwrap();
         let path = parse_path("data").unwrap();
-        match select(b, doc, &path, "data") {
+        match select(b, doc.start, &path, "data") {
             Err(SelectError::Scan(e)) => assert!(e.what.contains("128 levels"), "{e}"),
             other => panic!("expected a depth error, got {other:?}"),
         }
@@ -772,7 +778,7 @@ mod tests {
     fn top_level_members_are_collected_in_the_same_pass() {
         let body = br#"{"data": [1], "next": "/p2"}"#;
         let doc = json::document(body).expect("json").expect("doc");
-        let s = select(body, doc, &[Seg::Key("data".into())], "data").expect("ok");
+        let s = select(body, doc.start, &[Seg::Key("data".into())], "data").expect("ok");
         let next = lookup(body, &s.top, &parse_path("next").expect("path")).expect("scan");
         assert_eq!(next.map(|r| &body[r]), Some(&br#""/p2""#[..]));
     }
@@ -781,7 +787,7 @@ mod tests {
     fn lookup_descends_nested_paths() {
         let body = br#"{"meta": {"pagination": {"total_pages": 4}}}"#;
         let doc = json::document(body).expect("json").expect("doc");
-        let s = select(body, doc, &[], "$").expect("ok");
+        let s = select(body, doc.start, &[], "$").expect("ok");
         let path = parse_path("meta.pagination.total_pages").expect("path");
         let r = lookup(body, &s.top, &path).expect("scan").expect("found");
         assert_eq!(&body[r], b"4");
@@ -818,7 +824,7 @@ mod tests {
         let body =
             br#"{"links": [{"rel": "self", "href": "/a"}, {"rel": "next", "href": "/b?x=[1]"}]}"#;
         let doc = json::document(body).expect("json").expect("doc");
-        let s = select(body, doc, &[], "$").expect("ok");
+        let s = select(body, doc.start, &[], "$").expect("ok");
         let path = parse_path("links[?(@.rel == 'next')].href").expect("path");
         let r = lookup(body, &s.top, &path).expect("scan").expect("found");
         assert_eq!(&body[r], br#""/b?x=[1]""#);
@@ -863,5 +869,62 @@ mod tests {
             vec![Seg::Key("a".into()), Seg::Wildcard, Seg::Key("b".into())]
         );
         assert_eq!(parse_path("cursors.next").expect("ok").len(), 2);
+    }
+
+    /// Bodies near JSON: pages of records with a few bytes replaced,
+    /// inserted or removed, so that the walk meets broken strings,
+    /// brackets and separators anywhere.
+    fn near_json() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let text = "[\"\\\\{}\\[\\]a-c0-9 :,]{0,12}";
+        let record = prop::collection::vec((text, text), 0..4).prop_map(|members| {
+            serde_json::Value::Object(
+                members
+                    .into_iter()
+                    .map(|(k, v)| (k, json!([v, {"n": 1.5, "t": true}])))
+                    .collect(),
+            )
+        });
+        let page = (prop::collection::vec(record, 0..4), text)
+            .prop_map(|(data, next)| json!({"data": data, "next": next}).to_string());
+        let byte = prop::sample::select(b"\"\\{}[],: a1".to_vec());
+        let edit = (any::<prop::sample::Index>(), 0u8..3, byte);
+        (page, prop::collection::vec(edit, 0..3)).prop_map(|(page, edits)| {
+            let mut b = page.into_bytes();
+            for (at, how, byte) in edits {
+                let at = at.index(b.len());
+                match how {
+                    0 => b[at] = byte,
+                    1 => b.insert(at, byte),
+                    _ => {
+                        b.remove(at);
+                    }
+                }
+            }
+            b
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(512),
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// A walk that succeeds ends where the document's own scan does, so
+        /// the extraction can skip that scan (one pass over the body).
+        #[test]
+        fn walk_agrees_with_document(b in near_json()) {
+            let Some(start) = json::document_start(&b) else {
+                return Ok(());
+            };
+            for sel in ["data", "$", "data[*].x", "next", "[*]"] {
+                let path = parse_path(sel).expect("path");
+                if let Ok(s) = select(&b, start, &path, sel) {
+                    proptest::prop_assert_eq!(json::skip_value(&b, start), Ok(s.end));
+                }
+            }
+        }
     }
 }

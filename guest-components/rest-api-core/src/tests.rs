@@ -495,6 +495,61 @@ fn html_body_is_a_bad_response() {
 }
 
 #[test]
+fn a_broken_body_is_not_json_before_it_is_a_selector_miss() {
+    // The selector's walk is the only pass over a good body; a body it
+    // rejects is checked whole, and that check's error is the one reported.
+    let cfg = json!({"client": {"base_url": "https://x"}, "resources": [{"name": "a", "endpoint": {
+        "path": "/a", "paginator": "single_page", "data_selector": "data"
+    }}]})
+    .to_string();
+    for (body, why) in [
+        (
+            r#"{"data": [{"id": 1}, {"id": 2"#,
+            "unexpected end of the body (truncated?) at byte 29",
+        ),
+        (
+            r#"{"data": [{"id": 1}]} x"#,
+            "unexpected characters after the JSON value at byte 22",
+        ),
+        (
+            r#"{"other": 1} ]"#,
+            "unexpected characters after the JSON value at byte 13",
+        ),
+        (r#"{"other": "1}"#, "unterminated string at byte 10"),
+    ] {
+        let (mut x, _) = start(&cfg, "a", None);
+        let e = x.next(ok(body)).expect_err(body);
+        assert_eq!(e.kind, ErrorKind::BadResponse);
+        assert!(
+            e.message.contains(&format!("is not JSON ({why})")),
+            "{body}: {}",
+            e.message
+        );
+    }
+    // A good body without the key is a miss; one the walk rejects where
+    // the loose scan does not is "not JSON" with the walk's error.
+    let (mut x, _) = start(&cfg, "a", None);
+    let e = x.next(ok(r#"{"other": 1}"#)).expect_err("miss");
+    assert!(e.message.contains("matched nothing"), "{}", e.message);
+    let (mut x, _) = start(&cfg, "a", None);
+    let e = x.next(ok(r#"{"data": [1 2]}"#)).expect_err("walk");
+    assert!(
+        e.message
+            .contains("is not JSON (expected ',' or ']' in an array at byte 12)"),
+        "{}",
+        e.message
+    );
+    let (mut x, _) = start(&cfg, "a", None);
+    let page = x
+        .next(ok("\u{feff} {\"data\": [{\"id\": 1}]}\n"))
+        .expect("page");
+    assert_eq!(
+        records(&page, "\u{feff} {\"data\": [{\"id\": 1}]}\n").len(),
+        1
+    );
+}
+
+#[test]
 fn auto_detection_logs_selector_and_paginator() {
     let cfg = json!({"client": {"base_url": "https://x"}, "resources": ["issues"]}).to_string();
     let (mut x, first) = start(&cfg, "issues", None);
