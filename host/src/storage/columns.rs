@@ -85,7 +85,7 @@ impl Column {
     }
 
     /// Append a value already coerced to the column's type.
-    fn push(&mut self, cell: Cell) -> Result<()> {
+    fn push(&mut self, cell: Cell<'_>) -> Result<()> {
         match (self, cell) {
             (Self::Bool(b), Cell::Null) => b.append_null(),
             (Self::BigInt(b), Cell::Null) => b.append_null(),
@@ -97,7 +97,8 @@ impl Column {
             (Self::BigInt(b), Cell::BigInt(v)) => b.append_value(v),
             (Self::Wei(b), Cell::Wei(v)) => b.append_value(v),
             (Self::Double(b), Cell::Double(v)) => b.append_value(v),
-            (Self::Text(b), Cell::Text(v) | Cell::Json(v)) => b.append_value(v),
+            (Self::Text(b), Cell::Text(v)) => b.append_value(v),
+            (Self::Text(b), Cell::Json(v)) => b.append_value(v),
             (Self::Timestamp(b), Cell::Timestamp(v)) => b.append_value(v),
             (_, cell) => bail!("a {cell:?} value reached a column of another type (host bug)"),
         }
@@ -124,7 +125,7 @@ impl Pending {
 
     /// Append one row: `cells` are (column, value coerced to its type). A
     /// column given twice keeps the last value, as a later key does in dlt.
-    pub(super) fn push_row(&mut self, cells: &mut Vec<(usize, Cell)>) -> Result<()> {
+    pub(super) fn push_row(&mut self, cells: &mut Vec<(usize, Cell<'_>)>) -> Result<()> {
         let row = self.rows;
         for (col, cell) in cells.drain(..).rev() {
             let Some(column) = self.columns.get_mut(col) else {

@@ -52,15 +52,30 @@ pub struct NormConfig {
     pub root_id: bool,
 }
 
-/// One row of one table.
+/// One row of one table; its text borrows from the record where it can.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Row {
+pub struct Row<'a> {
     /// The table, normalized.
     pub table: Arc<str>,
     /// The parent table, for child tables.
     pub parent: Option<Arc<str>>,
     /// Columns (normalized names) and values, in dlt's order.
-    pub cells: Vec<(Arc<str>, Cell)>,
+    pub cells: Vec<(Arc<str>, Cell<'a>)>,
+}
+
+impl Row<'_> {
+    /// The row with its text owned.
+    pub fn into_owned(self) -> Row<'static> {
+        Row {
+            table: self.table,
+            parent: self.parent,
+            cells: self
+                .cells
+                .into_iter()
+                .map(|(n, c)| (n, c.into_owned()))
+                .collect(),
+        }
+    }
 }
 
 /// The normalizer of one resource: its config and a cache of names.
@@ -111,24 +126,34 @@ impl Normalizer {
     }
 
     /// Normalize one record into its root row followed by its child rows.
-    pub fn normalize(&mut self, record: &Value, load_id: &Arc<str>, out: &mut Vec<Row>) {
-        self.normalize_node(&Node::from(record), load_id, out);
+    pub fn normalize(&mut self, record: &Value, load_id: &str, out: &mut Vec<Row<'static>>) {
+        let node = Node::from(record);
+        let mut rows = Vec::new();
+        self.normalize_node(&node, load_id, &mut rows);
+        out.extend(rows.into_iter().map(Row::into_owned));
     }
 
-    /// [`Normalizer::normalize`] of a parsed [`Node`].
-    pub fn normalize_node(&mut self, record: &Node<'_>, load_id: &Arc<str>, out: &mut Vec<Row>) {
+    /// [`Normalizer::normalize`] of a parsed [`Node`]; the rows borrow the
+    /// record's text.
+    pub fn normalize_node<'a>(
+        &mut self,
+        record: &'a Node<'a>,
+        load_id: &'a str,
+        out: &mut Vec<Row<'a>>,
+    ) {
         let root: Arc<str> = self.config.root_table.as_str().into();
         let budget = i64::from(self.config.max_nesting);
-        let wrapped;
-        let object: &[Pair<'_>] = match record {
-            Node::Object(pairs) => pairs,
-            other => {
-                wrapped = [(Cow::Borrowed("value"), other.clone())];
-                &wrapped
-            }
-        };
         let path = vec![root.clone()];
-        self.row(object, &[], &path, None, None, budget, load_id, out);
+        match record {
+            Node::Object(pairs) => self.row(pairs, &[], &path, None, None, budget, load_id, out),
+            other => {
+                // Not an object: dlt wraps it as `{"value": ...}`.
+                let wrapped = [(Cow::Borrowed("value"), other.clone())];
+                let mut rows = Vec::new();
+                self.row(&wrapped, &[], &path, None, None, budget, load_id, &mut rows);
+                out.extend(rows.into_iter().map(|r| -> Row<'a> { r.into_owned() }));
+            }
+        }
     }
 
     fn name(&mut self, key: &str) -> Arc<str> {
@@ -158,16 +183,16 @@ impl Normalizer {
     /// dlt's `_normalize_row`: one object becomes one row of `path`'s table,
     /// its lists child rows.
     #[allow(clippy::too_many_arguments)]
-    fn row(
+    fn row<'a>(
         &mut self,
-        object: &[Pair<'_>],
-        extend: &[(Arc<str>, Cell)],
+        object: &'a [Pair<'a>],
+        extend: &[(Arc<str>, Cell<'a>)],
         path: &[Arc<str>],
         parent: Option<(&str, &Arc<str>)>,
         list_idx: Option<usize>,
         budget: i64,
-        load_id: &Arc<str>,
-        out: &mut Vec<Row>,
+        load_id: &'a str,
+        out: &mut Vec<Row<'a>>,
     ) {
         let table = self.table(path);
         let parent_id = parent.map(|(id, _)| id);
@@ -176,17 +201,23 @@ impl Normalizer {
         cells.extend(extend.iter().cloned());
         let row_id = match parent_id {
             None => {
-                cells.push((self.meta.load_id.clone(), Cell::Text(load_id.to_string())));
+                cells.push((
+                    self.meta.load_id.clone(),
+                    Cell::Text(Cow::Borrowed(load_id)),
+                ));
                 random_id()
             }
             Some(parent) => {
                 let idx = list_idx.unwrap_or(0);
-                cells.push((self.meta.parent_id.clone(), Cell::Text(parent.to_string())));
+                cells.push((
+                    self.meta.parent_id.clone(),
+                    Cell::Text(Cow::Owned(parent.to_string())),
+                ));
                 cells.push((self.meta.list_idx.clone(), Cell::BigInt(idx as i64)));
                 nested_id(parent, &table, idx)
             }
         };
-        cells.push((self.meta.id.clone(), Cell::Text(row_id.clone())));
+        cells.push((self.meta.id.clone(), Cell::Text(Cow::Owned(row_id.clone()))));
         out.push(Row {
             table: table.clone(),
             parent: parent.map(|(_, t)| t.clone()),
@@ -197,7 +228,10 @@ impl Normalizer {
         }
         let root_extend;
         let extend = if is_root && self.config.root_id {
-            root_extend = vec![(self.meta.root_id.clone(), Cell::Text(row_id.clone()))];
+            root_extend = vec![(
+                self.meta.root_id.clone(),
+                Cell::Text(Cow::Owned(row_id.clone())),
+            )];
             &root_extend[..]
         } else {
             extend
@@ -220,15 +254,15 @@ impl Normalizer {
     /// dlt's `_normalize_list`: each item of a list becomes a row of the
     /// child table `path`.
     #[allow(clippy::too_many_arguments)]
-    fn list(
+    fn list<'a>(
         &mut self,
-        items: &[Node<'_>],
-        extend: &[(Arc<str>, Cell)],
+        items: &'a [Node<'a>],
+        extend: &[(Arc<str>, Cell<'a>)],
         path: &[Arc<str>],
         parent: (&str, &Arc<str>),
         budget: i64,
-        load_id: &Arc<str>,
-        out: &mut Vec<Row>,
+        load_id: &'a str,
+        out: &mut Vec<Row<'a>>,
     ) {
         let parent_id = parent.0;
         for (idx, item) in items.iter().enumerate() {
@@ -244,7 +278,9 @@ impl Normalizer {
                     out,
                 ),
                 Node::List(_) => {
+                    // A list in a list: dlt's `{"list": [...]}` row.
                     let m = [(Cow::Borrowed("list"), item.clone())];
+                    let mut rows = Vec::new();
                     self.row(
                         &m,
                         extend,
@@ -253,8 +289,9 @@ impl Normalizer {
                         Some(idx),
                         budget - 1,
                         load_id,
-                        out,
+                        &mut rows,
                     );
+                    out.extend(rows.into_iter().map(|r| -> Row<'a> { r.into_owned() }));
                 }
                 scalar => {
                     let table = self.table(path);
@@ -263,12 +300,12 @@ impl Normalizer {
                     cells.extend(extend.iter().cloned());
                     cells.push((
                         self.meta.parent_id.clone(),
-                        Cell::Text(parent_id.to_string()),
+                        Cell::Text(Cow::Owned(parent_id.to_string())),
                     ));
                     cells.push((self.meta.list_idx.clone(), Cell::BigInt(idx as i64)));
                     cells.push((
                         self.meta.id.clone(),
-                        Cell::Text(nested_id(parent_id, &table, idx)),
+                        Cell::Text(Cow::Owned(nested_id(parent_id, &table, idx))),
                     ));
                     out.push(Row {
                         table,
@@ -289,8 +326,11 @@ impl Normalizer {
         &mut self,
         object: &'a [Pair<'a>],
         budget: i64,
-    ) -> (Vec<(Arc<str>, Cell)>, Vec<(Vec<Arc<str>>, &'a [Node<'a>])>) {
-        let mut cells: Vec<(Arc<str>, Cell)> = Vec::with_capacity(object.len() + 4);
+    ) -> (
+        Vec<(Arc<str>, Cell<'a>)>,
+        Vec<(Vec<Arc<str>>, &'a [Node<'a>])>,
+    ) {
+        let mut cells: Vec<(Arc<str>, Cell<'a>)> = Vec::with_capacity(object.len() + 4);
         let mut lists: Vec<(Vec<Arc<str>>, &'a [Node<'a>])> = Vec::new();
         let mut stack: Vec<Frame<'a>> = vec![(object, budget, Vec::new())];
         while let Some((map, lvl, path)) = stack.pop() {
@@ -335,7 +375,7 @@ impl Normalizer {
 
 /// The cell of a JSON value kept in a column (objects and lists beyond the
 /// nesting budget as JSON text).
-fn leaf(v: &Node<'_>) -> Cell {
+fn leaf<'a>(v: &'a Node<'a>) -> Cell<'a> {
     match v {
         Node::Null => Cell::Null,
         Node::Bool(b) => Cell::Bool(*b),
@@ -345,7 +385,7 @@ fn leaf(v: &Node<'_>) -> Cell {
             Err(_) => Cell::Wei(i128::from(*u)),
         },
         Node::Float(f) => Cell::Double(*f),
-        Node::Str(s) => Cell::Text(s.to_string()),
+        Node::Str(s) => Cell::Text(Cow::Borrowed(s.as_ref())),
         Node::Object(_) | Node::List(_) => Cell::Json(v.to_json()),
     }
 }
@@ -384,7 +424,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn run(record: Value, max_nesting: u32, root_id: bool) -> Vec<Row> {
+    fn run(record: Value, max_nesting: u32, root_id: bool) -> Vec<Row<'static>> {
         let mut n = Normalizer::new(NormConfig {
             root_table: "t".into(),
             max_nesting,
@@ -395,7 +435,7 @@ mod tests {
         out
     }
 
-    fn names(row: &Row) -> Vec<&str> {
+    fn names<'a>(row: &'a Row<'_>) -> Vec<&'a str> {
         row.cells.iter().map(|(n, _)| &**n).collect()
     }
 
@@ -578,7 +618,8 @@ mod fuzz {
 
         #[test]
         fn coercion_never_panics_and_never_makes_null(value in json_value()) {
-            let cell = super::leaf(&Node::from(&value));
+            let node = Node::from(&value);
+            let cell = super::leaf(&node);
             for ty in [DataType::Bool, DataType::BigInt, DataType::Wei, DataType::Double, DataType::Text, DataType::Timestamp, DataType::Json] {
                 if let Some(c) = cell.clone().coerce(ty) {
                     prop_assert!(c != Cell::Null || cell == Cell::Null);

@@ -75,7 +75,7 @@ impl Shape {
     /// column's type, or into the variant column `name__v_<type>` when dlt
     /// would not coerce it; new columns in order of their first non-null
     /// value. Nulls need no column.
-    fn place(&mut self, cells: Vec<(Arc<str>, Cell)>) -> Result<Vec<(usize, Cell)>> {
+    fn place<'a>(&mut self, cells: Vec<(Arc<str>, Cell<'a>)>) -> Result<Vec<(usize, Cell<'a>)>> {
         let mut out = Vec::with_capacity(cells.len());
         for (name, cell) in cells {
             let Some(source) = cell.source_type() else {
@@ -138,7 +138,6 @@ pub(super) struct Shaper {
     records: u64,
     /// A page failed: its resource stops, later pages are refused.
     failed: Option<String>,
-    rows: Vec<Row>,
 }
 
 impl Shaper {
@@ -159,7 +158,6 @@ impl Shaper {
             by_name: FxHashMap::default(),
             records,
             failed: None,
-            rows: Vec::new(),
         };
         for t in tables {
             let mut shape = Shape::new(t.name, t.parent);
@@ -196,8 +194,7 @@ impl Shaper {
     }
 
     fn page_inner(&mut self, records: &[Node<'_>], load_id: &Arc<str>) -> Result<Vec<TableBatch>> {
-        let mut rows = std::mem::take(&mut self.rows);
-        rows.clear();
+        let mut rows = Vec::with_capacity(records.len() * 4);
         for record in records {
             self.normalizer.normalize_node(record, load_id, &mut rows);
         }
@@ -224,7 +221,6 @@ impl Shaper {
                 .with_context(|| format!("resource `{}`", self.resource))?;
             placed.push((idx, cells));
         }
-        self.rows = rows;
         for (idx, mut cells) in placed {
             self.tables[idx].pending.push_row(&mut cells)?;
         }
@@ -246,7 +242,7 @@ impl Shaper {
     }
 
     /// Every root row has a value for each primary-key column.
-    fn check_keys(&self, rows: &[Row]) -> Result<()> {
+    fn check_keys(&self, rows: &[Row<'_>]) -> Result<()> {
         let Some(root) = self.tables.first().map(|t| t.name.as_str()) else {
             return Ok(());
         };

@@ -2,6 +2,8 @@
 //! types, and the variant columns a value that cannot be coerced goes to.
 //! Pure code, no I/O.
 
+use std::borrow::Cow;
+
 /// The data types of columns (dlt's names in comments).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DataType {
@@ -65,7 +67,7 @@ impl DataType {
 
 /// One value of a row.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
+pub enum Cell<'a> {
     /// SQL NULL.
     Null,
     /// A boolean.
@@ -77,14 +79,28 @@ pub enum Cell {
     /// A float.
     Double(f64),
     /// A string.
-    Text(String),
+    Text(Cow<'a, str>),
     /// Microseconds since the Unix epoch, UTC.
     Timestamp(i64),
     /// Nested data as JSON text.
     Json(String),
 }
 
-impl Cell {
+impl<'a> Cell<'a> {
+    /// The value with its text owned.
+    pub fn into_owned(self) -> Cell<'static> {
+        match self {
+            Self::Null => Cell::Null,
+            Self::Bool(b) => Cell::Bool(b),
+            Self::BigInt(i) => Cell::BigInt(i),
+            Self::Wei(i) => Cell::Wei(i),
+            Self::Double(d) => Cell::Double(d),
+            Self::Text(s) => Cell::Text(Cow::Owned(s.into_owned())),
+            Self::Timestamp(t) => Cell::Timestamp(t),
+            Self::Json(s) => Cell::Json(s),
+        }
+    }
+
     /// The type of the value as it came from JSON (dlt's `py_type`), which
     /// names variant columns; `None` for null.
     pub fn source_type(&self) -> Option<DataType> {
@@ -113,33 +129,33 @@ impl Cell {
     /// Convert into a column of type `to`, following dlt's coercion table;
     /// `None` when dlt would not coerce (the value then goes to a variant
     /// column). A value never becomes null.
-    pub fn coerce(self, to: DataType) -> Option<Cell> {
+    pub fn coerce(self, to: DataType) -> Option<Cell<'a>> {
         self.coerce_or_keep(to).ok()
     }
 
     /// [`Cell::coerce`], giving the value back when it does not coerce, so
     /// the caller can try a variant column without having cloned it.
-    pub fn coerce_or_keep(self, to: DataType) -> Result<Cell, Cell> {
+    pub fn coerce_or_keep(self, to: DataType) -> Result<Cell<'a>, Cell<'a>> {
         match self.source_type() {
             None => return Err(self),
             Some(from) if from == to => return Ok(self),
             _ => {}
         }
         match self {
-            Cell::Json(s) if to == DataType::Text => Ok(Cell::Text(s)),
+            Cell::Json(s) if to == DataType::Text => Ok(Cell::Text(Cow::Owned(s))),
             other => other.convert(to).ok_or(other),
         }
     }
 
     /// The conversions that make a new value (dlt's coercion table).
-    fn convert(&self, to: DataType) -> Option<Cell> {
+    fn convert(&self, to: DataType) -> Option<Cell<'a>> {
         use DataType as T;
         Some(match (to, self) {
-            (T::Text, Cell::BigInt(i)) => Cell::Text(i.to_string()),
-            (T::Text, Cell::Wei(i)) => Cell::Text(i.to_string()),
-            (T::Text, Cell::Double(d)) => Cell::Text(python_float_repr(*d)),
+            (T::Text, Cell::BigInt(i)) => Cell::Text(i.to_string().into()),
+            (T::Text, Cell::Wei(i)) => Cell::Text(i.to_string().into()),
+            (T::Text, Cell::Double(d)) => Cell::Text(python_float_repr(*d).into()),
             (T::Text, Cell::Bool(b)) => Cell::Text(if *b { "True" } else { "False" }.into()),
-            (T::Text, Cell::Timestamp(us)) => Cell::Text(format_timestamp(*us)),
+            (T::Text, Cell::Timestamp(us)) => Cell::Text(format_timestamp(*us).into()),
             (T::BigInt, Cell::Text(s)) => Cell::BigInt(parse_python_int(s)?),
             (T::BigInt, Cell::Wei(i)) => Cell::BigInt(i64::try_from(*i).ok()?),
             (T::BigInt, Cell::Double(d)) => Cell::BigInt(integral_f64(*d)?),
@@ -497,7 +513,7 @@ mod tests {
     #[test]
     fn coercions_follow_dlt() {
         use DataType as T;
-        let t = |s: &str| Cell::Text(s.into());
+        let t = |s: &'static str| Cell::Text(s.into());
         assert_eq!(Cell::BigInt(5).coerce(T::Text), Some(t("5")));
         assert_eq!(Cell::Bool(true).coerce(T::Text), Some(t("True")));
         assert_eq!(t("42").coerce(T::BigInt), Some(Cell::BigInt(42)));
