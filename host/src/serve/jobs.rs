@@ -485,8 +485,10 @@ async fn run_job(
             checkpoint_on_complete: true,
             // The instance's limit is the server's (`--duckdb-memory-mib`).
             memory_limit_mib: None,
-            // Likewise its threads: one instance serves every tenant.
+            // Likewise its threads and checkpoints: one instance serves
+            // every tenant.
             threads: None,
+            checkpoint_threshold_mib: None,
             schema_ready: app.dbs.schema_ready(&job.tenant, &job.source),
             ..LoaderOptions::default()
         },

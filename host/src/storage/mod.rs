@@ -95,6 +95,14 @@ pub struct LoaderOptions {
     /// CPU, much of it the loader thread polling for their tasks, and
     /// 10-15% of the wall time).
     pub threads: Option<u64>,
+    /// DuckDB's `checkpoint_threshold` in MiB: the WAL size at which it
+    /// folds the WAL into the file. `None`: DuckDB's default, 16 MiB. A
+    /// checkpoint compresses the row group being filled again from its
+    /// first row, so with commits of 20,000 records a small threshold
+    /// rewrites each row group about once per commit: on the bench's
+    /// 1M-record sync 64 MiB took 40 s (44 CPU s) down to 22-23 s (27-28
+    /// CPU s) and the file from 161 to 137 MB, at the same peak RSS.
+    pub checkpoint_threshold_mib: Option<u64>,
     /// Fold the WAL into the file when the run completes (`CHECKPOINT`).
     /// The rows are durable in the WAL either way; `extract run` leaves a
     /// compact file behind, `extract serve` (which keeps each tenant's
@@ -114,6 +122,7 @@ impl Default for LoaderOptions {
             commit_interval: Duration::from_secs(5),
             memory_limit_mib: Some(DEFAULT_MEMORY_LIMIT_MIB),
             threads: Some(1),
+            checkpoint_threshold_mib: Some(64),
             checkpoint_on_complete: true,
             schema_ready: false,
         }
@@ -570,6 +579,10 @@ impl Db {
         if let Some(mib) = self.opts.memory_limit_mib {
             self.conn
                 .execute_batch(&format!("SET memory_limit = '{}MiB'", mib.max(16)))?;
+        }
+        if let Some(mib) = self.opts.checkpoint_threshold_mib {
+            self.conn
+                .execute_batch(&format!("SET checkpoint_threshold = '{}MiB'", mib.max(1)))?;
         }
         if let Some(threads) = self.opts.threads {
             self.conn
