@@ -47,7 +47,7 @@ test: setup lint
     cd guest-components && cargo test --target-dir {{EXTRACT_GUEST_TARGET_DIR}}
 
 # Property tests ("fuzz targets", proptest) with many cases; `cargo test`
-# runs the same ones with 64 cases. Host: config parser, secret placement,
+# runs the same ones with fewer (64; the guest scanner's cheap ones 256-1024). Host: config parser, secret placement,
 # egress policy, redactor, normalizer and coercions (every test in a `fuzz` module). Guest: config
 # parser and data selector (rest-api-core/tests/fuzz.rs).
 fuzz cases="5000": setup

@@ -52,6 +52,20 @@ mod selector;
 mod template;
 pub mod testing;
 
+/// Property-test settings for the unit tests: `cases` unless
+/// `PROPTEST_CASES` says otherwise (`just fuzz` sets it); no failure files.
+#[cfg(test)]
+pub(crate) fn proptest_config(cases: u32) -> proptest::prelude::ProptestConfig {
+    proptest::prelude::ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(cases),
+        failure_persistence: None,
+        ..Default::default()
+    }
+}
+
 pub use extraction::RestExtraction;
 
 /// The `rest_api` connector: the configuration handed to `describe` is
