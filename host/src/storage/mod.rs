@@ -302,9 +302,11 @@ impl Loader {
         Ok(resume)
     }
 
-    /// Normalize one page of records and queue it. The returned receiver
-    /// resolves once the loader has placed the rows (and maybe committed
-    /// them); callers may fetch the next page meanwhile. `checkpoint` is the
+    /// Shape one page of records (see [`shape`]) and queue it. A page that
+    /// cannot be shaped (a value that fits no column, a missing primary
+    /// key) fails here and stops the resource; otherwise the returned
+    /// receiver resolves once the loader has taken the rows (and maybe
+    /// committed them); callers may fetch the next page meanwhile. `checkpoint` is the
     /// position after this page, of the partition if one is given; `last`
     /// says the extraction ends with this page (a partition is then
     /// complete; a top-level resource completes with [`Loader::finish`]).

@@ -182,12 +182,9 @@ impl Shaper {
         let result = self.page_inner(records, load_id);
         if let Err(e) = &result {
             self.failed = Some(format!("{e:#}"));
-            // Drop any partly placed rows.
+            // Free any partly placed rows: no later page is shaped.
             for t in &mut self.tables {
                 t.pending = Pending::default();
-                for (_, ty) in &t.columns {
-                    t.pending.add_column(*ty);
-                }
             }
         }
         result
