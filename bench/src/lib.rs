@@ -453,6 +453,21 @@ pub async fn run(opts: Options) -> Result<Results> {
     })
 }
 
+/// Only the in-process stage profile (`extract-bench stages`).
+pub async fn stages_only(records: u64, per_page: u64, work: &Path) -> Result<stages::Stages> {
+    let mock = mock::serve(
+        MockSpec {
+            records,
+            per_page,
+            delay: Duration::ZERO,
+        },
+        0,
+    )
+    .await?;
+    let config = items_config(&mock.base_url(), per_page);
+    stages::measure(&mock, &config, work, 100).await
+}
+
 /// Only the latency-bound sync (for tests).
 pub async fn latency_only(opts: &Options) -> Result<LatencyRun> {
     std::fs::create_dir_all(&opts.work)?;

@@ -71,6 +71,8 @@ enum Cmd {
     },
     /// Run only the `extract serve` section and print its report.
     Serve,
+    /// Run only the in-process stage profile and print it (µs per page).
+    Stages,
 }
 
 fn main() -> ExitCode {
@@ -108,6 +110,13 @@ async fn run(cli: Cli) -> Result<()> {
         .await?;
         println!("listening on {}", mock.base_url());
         tokio::signal::ctrl_c().await?;
+        return Ok(());
+    }
+    if matches!(cli.command, Some(Cmd::Stages)) {
+        let work = std::env::temp_dir().join("extract-bench-stages");
+        std::fs::create_dir_all(&work)?;
+        let s = extract_bench::stages_only(cli.records, cli.per_page, &work).await?;
+        print!("{}", report::stages_text(&s));
         return Ok(());
     }
     let serve_only = matches!(cli.command, Some(Cmd::Serve));

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::Results;
+use crate::stages::Stages;
 
 fn mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
@@ -258,6 +259,37 @@ pub fn table(r: &Results) -> String {
 }
 
 /// Facts about the machine.
+/// The stage profile alone, as plain text (`extract-bench stages`).
+pub fn stages_text(s: &Stages) -> String {
+    let pages = s.sample_pages;
+    let mut out = String::new();
+    let rows = [
+        ("HTTP alone", us_per_page(s.http, s.http_pages as usize)),
+        (
+            "copy of the body alone (memcpy)",
+            us_per_page(s.body_copy, pages),
+        ),
+        ("component `next` in wasm", us_per_page(s.wasm_next, pages)),
+        (
+            "the same guest logic, native",
+            us_per_page(s.native_next, pages),
+        ),
+        ("host: parse record spans", us_per_page(s.parse, pages)),
+        ("host: shape records", us_per_page(s.shape, pages)),
+        ("DuckDB (loader thread)", us_per_page(s.duckdb, pages)),
+    ];
+    let _ = writeln!(out, "{:<40} {:>12}", "stage", "µs per page");
+    for (name, us) in rows {
+        let _ = writeln!(out, "{name:<40} {us:>12.0}");
+    }
+    let _ = writeln!(
+        out,
+        "sandbox ratio {:.2}x",
+        s.wasm_next.as_secs_f64() / s.native_next.as_secs_f64().max(1e-12)
+    );
+    out
+}
+
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

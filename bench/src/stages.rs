@@ -33,6 +33,10 @@ pub struct Stages {
     pub wasm_next: Duration,
     /// The same guest logic called natively, best of runs.
     pub native_next: Duration,
+    /// Copying each body once into a reused buffer, best of runs: the
+    /// floor of handing a body to the sandbox (`list<u8>` is copied into
+    /// the component's linear memory).
+    pub body_copy: Duration,
     /// Parsing the sample's records (byte spans) into borrowed nodes.
     pub parse: Duration,
     /// Shaping the sample's records for the loader (dlt's normalization,
@@ -149,6 +153,19 @@ pub async fn measure(
         wasm_runs.push(spent);
     }
     s.wasm_next = wasm_runs.into_iter().min().unwrap_or_default();
+
+    let mut copy_runs = Vec::new();
+    let mut buffer = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        for body in &sample {
+            buffer.clear();
+            buffer.extend_from_slice(body);
+            std::hint::black_box(&buffer);
+        }
+        copy_runs.push(t.elapsed());
+    }
+    s.body_copy = copy_runs.into_iter().min().unwrap_or_default();
 
     // The same guest logic, natively: the same bodies, the same calls.
     let native_info =
