@@ -1157,7 +1157,7 @@ fn prefetch<'a>(
 /// commits take a while every `commit_records` records; meanwhile the
 /// extraction goes on shaping pages instead of waiting (the loader's queue
 /// still bounds the pages in memory).
-const ACK_WINDOW: usize = 16;
+const ACK_WINDOW: usize = 48;
 
 /// The loader's answers for an extraction's queued pages, oldest first:
 /// read as soon as they are known, waited for only past [`ACK_WINDOW`],

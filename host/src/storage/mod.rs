@@ -177,6 +177,8 @@ enum Command {
     Page {
         resource: String,
         tables: Vec<TableBatch>,
+        /// The page's share of the queue, given back once the loader took it.
+        room: tokio::sync::OwnedSemaphorePermit,
         records: usize,
         kept: Vec<String>,
         partition: Option<String>,
@@ -200,6 +202,8 @@ enum Command {
 #[derive(Clone)]
 pub struct Loader {
     tx: mpsc::Sender<Command>,
+    /// Room left in the queue, in KiB of shaped data ([`QUEUE_KIB`]).
+    room: Arc<tokio::sync::Semaphore>,
     load_id: Arc<str>,
     normalizers: Arc<Mutex<HashMap<String, Arc<Handle>>>>,
 }
@@ -210,8 +214,17 @@ struct Handle {
     keep_records: bool,
 }
 
-/// The depth of the page queue: at most this many pages wait for the loader.
-const QUEUE_PAGES: usize = 8;
+/// The depth of the page queue: at most this many pages wait for the
+/// loader...
+const QUEUE_PAGES: usize = 32;
+
+/// ...holding at most this much shaped data (Arrow buffers) between them,
+/// counted in KiB. The loader thread stalls for a while at each commit and
+/// checkpoint; a deep queue lets the extraction go on shaping meanwhile
+/// (8 pages there cost a 1M-record sync about 15% of its wall time), and
+/// the byte budget keeps that depth from multiplying a large page's size.
+/// A page larger than the whole budget waits for the queue to empty.
+const QUEUE_KIB: u32 = 24 * 1024;
 
 impl Loader {
     /// Open (or create) the DuckDB file and start the loader thread.
@@ -249,6 +262,7 @@ impl Loader {
             .context("starting the loader thread")?;
         Ok(Self {
             tx,
+            room: Arc::new(tokio::sync::Semaphore::new(QUEUE_KIB as usize)),
             load_id,
             normalizers: Arc::default(),
         })
@@ -352,11 +366,18 @@ impl Loader {
         // gained since the page before; partitions shape concurrently).
         let mut shaper = handle.shaper.lock().await;
         let tables = shaper.page(records, &self.load_id)?;
+        let bytes: usize = tables.iter().map(|t| t.batch.get_array_memory_size()).sum();
+        let kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX);
+        let room = Arc::clone(&self.room)
+            .acquire_many_owned(kib.clamp(1, QUEUE_KIB))
+            .await
+            .map_err(|_| anyhow!("the DuckDB loader stopped"))?;
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Page {
                 resource: resource.to_string(),
                 tables,
+                room,
                 records: records.len(),
                 kept,
                 partition,
@@ -634,6 +655,7 @@ impl Db {
             Command::Page {
                 resource,
                 tables,
+                room,
                 records,
                 kept,
                 partition,
@@ -642,7 +664,7 @@ impl Db {
                 last,
                 reply,
             } => {
-                let _ = reply.send(self.page(
+                let outcome = self.page(
                     &resource,
                     tables,
                     records,
@@ -653,7 +675,9 @@ impl Db {
                     },
                     partition,
                     state,
-                ));
+                );
+                drop(room);
+                let _ = reply.send(outcome);
             }
             Command::Finish {
                 resource,
