@@ -490,6 +490,10 @@ async fn run_job(
             threads: None,
             checkpoint_threshold_mib: None,
             schema_ready: app.dbs.schema_ready(&job.tenant, &job.source),
+            // A shallower queue per sync: many tenants' syncs share the
+            // process's memory.
+            queue_pages: 8,
+            queue_kib: 8 * 1024,
             ..LoaderOptions::default()
         },
     )

@@ -113,6 +113,16 @@ pub struct LoaderOptions {
     /// source): skip the `CREATE ... IF NOT EXISTS` statements, which cost
     /// more than a small sync's rows.
     pub schema_ready: bool,
+    /// The page queue: at most this many pages wait for the loader...
+    pub queue_pages: usize,
+    /// ...holding at most this much shaped data (Arrow buffers) between
+    /// them, in KiB. The loader thread stalls for a while at each commit
+    /// and checkpoint; a deep queue lets the extraction go on shaping
+    /// meanwhile (a queue of 8 pages cost the bench's 1M-record sync about
+    /// 15% of its wall time), and the byte budget keeps that depth from
+    /// multiplying a large page's size. A page larger than the whole
+    /// budget waits for the queue to empty, then goes alone.
+    pub queue_kib: u32,
 }
 
 impl Default for LoaderOptions {
@@ -125,6 +135,8 @@ impl Default for LoaderOptions {
             checkpoint_threshold_mib: Some(64),
             checkpoint_on_complete: true,
             schema_ready: false,
+            queue_pages: 32,
+            queue_kib: 24 * 1024,
         }
     }
 }
@@ -202,8 +214,10 @@ enum Command {
 #[derive(Clone)]
 pub struct Loader {
     tx: mpsc::Sender<Command>,
-    /// Room left in the queue, in KiB of shaped data ([`QUEUE_KIB`]).
+    /// Room left in the queue, in KiB of shaped data.
     room: Arc<tokio::sync::Semaphore>,
+    /// The whole queue, in KiB ([`LoaderOptions::queue_kib`]).
+    room_kib: u32,
     load_id: Arc<str>,
     normalizers: Arc<Mutex<HashMap<String, Arc<Handle>>>>,
 }
@@ -213,18 +227,6 @@ struct Handle {
     shaper: tokio::sync::Mutex<Shaper>,
     keep_records: bool,
 }
-
-/// The depth of the page queue: at most this many pages wait for the
-/// loader...
-const QUEUE_PAGES: usize = 32;
-
-/// ...holding at most this much shaped data (Arrow buffers) between them,
-/// counted in KiB. The loader thread stalls for a while at each commit and
-/// checkpoint; a deep queue lets the extraction go on shaping meanwhile
-/// (8 pages there cost a 1M-record sync about 15% of its wall time), and
-/// the byte budget keeps that depth from multiplying a large page's size.
-/// A page larger than the whole budget waits for the queue to empty.
-const QUEUE_KIB: u32 = 24 * 1024;
 
 impl Loader {
     /// Open (or create) the DuckDB file and start the loader thread.
@@ -248,10 +250,11 @@ impl Loader {
         schema: &str,
         opts: LoaderOptions,
     ) -> Result<Self> {
+        let (queue_pages, room_kib) = (opts.queue_pages.max(1), opts.queue_kib.max(1));
         let mut db = Db::new(conn, path.to_path_buf(), normalize_path(schema), opts)?;
         db.init().context("preparing the DuckDB schema")?;
         let load_id: Arc<str> = db.load_id.as_str().into();
-        let (tx, mut rx) = mpsc::channel::<Command>(QUEUE_PAGES);
+        let (tx, mut rx) = mpsc::channel::<Command>(queue_pages);
         std::thread::Builder::new()
             .name("duckdb-loader".into())
             .spawn(move || {
@@ -262,7 +265,8 @@ impl Loader {
             .context("starting the loader thread")?;
         Ok(Self {
             tx,
-            room: Arc::new(tokio::sync::Semaphore::new(QUEUE_KIB as usize)),
+            room: Arc::new(tokio::sync::Semaphore::new(room_kib as usize)),
+            room_kib,
             load_id,
             normalizers: Arc::default(),
         })
@@ -369,7 +373,7 @@ impl Loader {
         let bytes: usize = tables.iter().map(|t| t.batch.get_array_memory_size()).sum();
         let kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX);
         let room = Arc::clone(&self.room)
-            .acquire_many_owned(kib.clamp(1, QUEUE_KIB))
+            .acquire_many_owned(kib.clamp(1, self.room_kib))
             .await
             .map_err(|_| anyhow!("the DuckDB loader stopped"))?;
         let (reply, rx) = oneshot::channel();

@@ -463,3 +463,49 @@ async fn a_failed_page_loads_nothing_and_stops_the_pages_after_it() {
         .unwrap();
     assert_eq!(resume.checkpoint.as_deref(), Some("cp0"));
 }
+
+#[tokio::test]
+async fn pages_larger_than_the_queue_budget_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.duckdb");
+    let opts = LoaderOptions {
+        queue_pages: 2,
+        // Every page below is shaped into more than this.
+        queue_kib: 1,
+        ..LoaderOptions::default()
+    };
+    let loader = Loader::open_with(&db, "src", opts).unwrap();
+    loader
+        .begin(spec("big", Disposition::Append, &[]))
+        .await
+        .unwrap();
+    let pages = 12;
+    let queue_all = async {
+        let mut acks = Vec::new();
+        for p in 0..pages {
+            let page = (0..200)
+                .map(|i| json!({"n": p * 200 + i, "text": "x".repeat(40)}))
+                .collect();
+            // Queued without waiting for the loader's answers.
+            acks.push(
+                loader
+                    .page("big", page, None, None, None, false)
+                    .await
+                    .unwrap(),
+            );
+        }
+        for ack in acks {
+            ack.await.unwrap().unwrap();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), queue_all)
+        .await
+        .expect("the queue budget must let a page larger than itself through");
+    loader.finish("big").await.unwrap();
+    loader.complete(true).await.unwrap();
+    let rows = query(
+        &db,
+        "SELECT count(*), min(n), max(n), count(DISTINCT n) FROM src.big",
+    );
+    assert_eq!(rows, vec![vec!["2400", "0", "2399", "2400"]]);
+}
