@@ -81,8 +81,15 @@ impl Row<'_> {
 /// The normalizer of one resource: its config and a cache of names.
 pub struct Normalizer {
     config: NormConfig,
+    /// The root table's name.
+    root: Arc<str>,
     names: HashMap<String, Arc<str>>,
     tables: HashMap<String, Arc<str>>,
+    /// Column names of nested fields (`parent__child`), by their text:
+    /// joined once, not for every row.
+    joined: HashMap<String, Arc<str>>,
+    /// Where a nested name is joined to be looked up.
+    scratch: String,
     meta: MetaNames,
 }
 
@@ -106,9 +113,12 @@ impl Normalizer {
     /// A normalizer for `config`.
     pub fn new(config: NormConfig) -> Self {
         Self {
+            root: config.root_table.as_str().into(),
             config,
             names: HashMap::default(),
             tables: HashMap::default(),
+            joined: HashMap::default(),
+            scratch: String::new(),
             meta: MetaNames {
                 load_id: C_LOAD_ID.into(),
                 id: C_ID.into(),
@@ -141,16 +151,20 @@ impl Normalizer {
         load_id: &'a str,
         out: &mut Vec<Row<'a>>,
     ) {
-        let root: Arc<str> = self.config.root_table.as_str().into();
         let budget = i64::from(self.config.max_nesting);
-        let path = vec![root.clone()];
+        let path = [self.root.clone()];
+        let table = &path[0];
         match record {
-            Node::Object(pairs) => self.row(pairs, &[], &path, None, None, budget, load_id, out),
+            Node::Object(pairs) => {
+                self.row(pairs, &[], &path, table, None, None, budget, load_id, out);
+            }
             other => {
                 // Not an object: dlt wraps it as `{"value": ...}`.
                 let wrapped = [(Cow::Borrowed("value"), other.clone())];
                 let mut rows = Vec::new();
-                self.row(&wrapped, &[], &path, None, None, budget, load_id, &mut rows);
+                self.row(
+                    &wrapped, &[], &path, table, None, None, budget, load_id, &mut rows,
+                );
                 out.extend(rows.into_iter().map(|r| -> Row<'a> { r.into_owned() }));
             }
         }
@@ -165,6 +179,24 @@ impl Normalizer {
         }
         let n: Arc<str> = normalize_key(key).into();
         self.names.insert(key.to_string(), n.clone());
+        n
+    }
+
+    /// The column name of field `key` nested under `path` (`a__b__key`).
+    fn nested_name(&mut self, path: &[Arc<str>], key: &str) -> Arc<str> {
+        self.scratch.clear();
+        for p in path {
+            self.scratch.push_str(p);
+            self.scratch.push_str(PATH_SEPARATOR);
+        }
+        self.scratch.push_str(key);
+        if let Some(n) = self.joined.get(self.scratch.as_str()) {
+            return n.clone();
+        }
+        let n: Arc<str> = self.scratch.as_str().into();
+        if self.joined.len() < NAME_CACHE_LIMIT {
+            self.joined.insert(self.scratch.clone(), n.clone());
+        }
         n
     }
 
@@ -188,13 +220,13 @@ impl Normalizer {
         object: &'a [Pair<'a>],
         extend: &[(Arc<str>, Cell<'a>)],
         path: &[Arc<str>],
+        table: &Arc<str>,
         parent: Option<(&str, &Arc<str>)>,
         list_idx: Option<usize>,
         budget: i64,
         load_id: &'a str,
         out: &mut Vec<Row<'a>>,
     ) {
-        let table = self.table(path);
         let parent_id = parent.map(|(id, _)| id);
         let is_root = parent_id.is_none();
         let (mut cells, lists) = self.flatten(object, budget);
@@ -214,7 +246,7 @@ impl Normalizer {
                     Cell::Text(Cow::Owned(parent.to_string())),
                 ));
                 cells.push((self.meta.list_idx.clone(), Cell::BigInt(idx as i64)));
-                nested_id(parent, &table, idx)
+                nested_id(parent, table, idx)
             }
         };
         cells.push((self.meta.id.clone(), Cell::Text(Cow::Owned(row_id.clone()))));
@@ -243,7 +275,7 @@ impl Normalizer {
                 items,
                 extend,
                 &child_path,
-                (&row_id, &table),
+                (&row_id, table),
                 budget - 1,
                 load_id,
                 out,
@@ -265,12 +297,14 @@ impl Normalizer {
         out: &mut Vec<Row<'a>>,
     ) {
         let parent_id = parent.0;
+        let table = self.table(path);
         for (idx, item) in items.iter().enumerate() {
             match item {
                 Node::Object(m) => self.row(
                     m,
                     extend,
                     path,
+                    &table,
                     Some(parent),
                     Some(idx),
                     budget,
@@ -285,6 +319,7 @@ impl Normalizer {
                         &m,
                         extend,
                         path,
+                        &table,
                         Some(parent),
                         Some(idx),
                         budget - 1,
@@ -294,7 +329,6 @@ impl Normalizer {
                     out.extend(rows.into_iter().map(|r| -> Row<'a> { r.into_owned() }));
                 }
                 scalar => {
-                    let table = self.table(path);
                     let mut cells = Vec::with_capacity(4 + extend.len());
                     cells.push((self.meta.value.clone(), leaf(scalar)));
                     cells.extend(extend.iter().cloned());
@@ -308,7 +342,7 @@ impl Normalizer {
                         Cell::Text(Cow::Owned(nested_id(parent_id, &table, idx))),
                     ));
                     out.push(Row {
-                        table,
+                        table: table.clone(),
                         parent: Some(parent.1.clone()),
                         cells,
                     });
@@ -357,10 +391,7 @@ impl Normalizer {
                 let name: Arc<str> = if path.is_empty() {
                     key
                 } else {
-                    let mut joined = path.join(PATH_SEPARATOR);
-                    joined.push_str(PATH_SEPARATOR);
-                    joined.push_str(&key);
-                    joined.into()
+                    self.nested_name(&path, &key)
                 };
                 let cell = leaf(v);
                 match cells.iter_mut().find(|(n, _)| *n == name) {
