@@ -163,7 +163,15 @@ impl Normalizer {
                 let wrapped = [(Cow::Borrowed("value"), other.clone())];
                 let mut rows = Vec::new();
                 self.row(
-                    &wrapped, &[], &path, table, None, None, budget, load_id, &mut rows,
+                    &wrapped,
+                    &[],
+                    &path,
+                    table,
+                    None,
+                    None,
+                    budget,
+                    load_id,
+                    &mut rows,
                 );
                 out.extend(rows.into_iter().map(|r| -> Row<'a> { r.into_owned() }));
             }
