@@ -135,8 +135,8 @@ impl Default for LoaderOptions {
             checkpoint_threshold_mib: Some(64),
             checkpoint_on_complete: true,
             schema_ready: false,
-            queue_pages: 16,
-            queue_kib: 16 * 1024,
+            queue_pages: 32,
+            queue_kib: 24 * 1024,
         }
     }
 }
