@@ -9,7 +9,6 @@
 //! pages of different resources normalize in parallel.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use base64::Engine as _;
 use rustc_hash::FxHashMap as HashMap;
@@ -52,15 +51,30 @@ pub struct NormConfig {
     pub root_id: bool,
 }
 
+/// A normalized name (of a table or a column) interned by a
+/// [`Normalizer`]; [`Normalizer::name`] gives its text. Rows carry these
+/// instead of strings: a name is copied, compared and looked up as an
+/// integer (reference-counted names cost a quarter of the normalizer's
+/// time in atomic counts alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sym(u32);
+
+impl Sym {
+    /// The symbol's position, for tables indexed by symbol.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// One row of one table; its text borrows from the record where it can.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row<'a> {
-    /// The table, normalized.
-    pub table: Arc<str>,
+    /// The table.
+    pub table: Sym,
     /// The parent table, for child tables.
-    pub parent: Option<Arc<str>>,
-    /// Columns (normalized names) and values, in dlt's order.
-    pub cells: Vec<(Arc<str>, Cell<'a>)>,
+    pub parent: Option<Sym>,
+    /// Columns and values, in dlt's order.
+    pub cells: Vec<(Sym, Cell<'a>)>,
 }
 
 impl Row<'_> {
@@ -78,33 +92,39 @@ impl Row<'_> {
     }
 }
 
-/// The normalizer of one resource: its config and a cache of names.
+/// The normalizer of one resource: its config and its interned names.
 pub struct Normalizer {
     config: NormConfig,
-    /// The root table's name.
-    root: Arc<str>,
-    names: HashMap<String, Arc<str>>,
-    tables: HashMap<String, Arc<str>>,
-    /// Column names of nested fields (`parent__child`), by their text:
-    /// joined once, not for every row.
-    joined: HashMap<String, Arc<str>>,
-    /// Where a nested name is joined to be looked up.
-    scratch: String,
+    /// Interned names, by symbol.
+    symbols: Vec<Box<str>>,
+    /// Symbols by their text.
+    by_text: HashMap<Box<str>, Sym>,
+    /// Keys as they appear in records, to their normalized names.
+    keys: HashMap<Box<str>, Sym>,
+    /// Table paths to table names.
+    tables: HashMap<Vec<Sym>, Sym>,
+    /// Nested column names (`parent__child`) by their two halves: joined
+    /// once, not for every row.
+    joined: HashMap<(Sym, Sym), Sym>,
     meta: MetaNames,
+    /// [`NAME_CACHE_LIMIT`] (smaller in tests).
+    name_limit: usize,
 }
 
+/// Names every row needs, interned up front.
 struct MetaNames {
-    load_id: Arc<str>,
-    id: Arc<str>,
-    parent_id: Arc<str>,
-    list_idx: Arc<str>,
-    root_id: Arc<str>,
-    value: Arc<str>,
+    root: Sym,
+    load_id: Sym,
+    id: Sym,
+    parent_id: Sym,
+    list_idx: Sym,
+    root_id: Sym,
+    value: Sym,
 }
 
-/// Work item of the flattening stack: an object, its nesting budget, and
-/// its path of normalized names.
-type Frame<'a> = (&'a [Pair<'a>], i64, Vec<Arc<str>>);
+/// Work item of the flattening stack: an object, its nesting budget, its
+/// path of names, and that path joined (none at the top).
+type Frame<'a> = (&'a [Pair<'a>], i64, Vec<Sym>, Option<Sym>);
 
 /// A key and its value.
 type Pair<'a> = (Cow<'a, str>, Node<'a>);
@@ -112,22 +132,84 @@ type Pair<'a> = (Cow<'a, str>, Node<'a>);
 impl Normalizer {
     /// A normalizer for `config`.
     pub fn new(config: NormConfig) -> Self {
-        Self {
-            root: config.root_table.as_str().into(),
+        let placeholder = Sym(0);
+        let mut n = Self {
             config,
-            names: HashMap::default(),
+            symbols: Vec::new(),
+            by_text: HashMap::default(),
+            keys: HashMap::default(),
             tables: HashMap::default(),
             joined: HashMap::default(),
-            scratch: String::new(),
+            name_limit: NAME_CACHE_LIMIT,
             meta: MetaNames {
-                load_id: C_LOAD_ID.into(),
-                id: C_ID.into(),
-                parent_id: C_PARENT_ID.into(),
-                list_idx: C_LIST_IDX.into(),
-                root_id: C_ROOT_ID.into(),
-                value: "value".into(),
+                root: placeholder,
+                load_id: placeholder,
+                id: placeholder,
+                parent_id: placeholder,
+                list_idx: placeholder,
+                root_id: placeholder,
+                value: placeholder,
             },
+        };
+        n.intern_meta();
+        n
+    }
+
+    fn intern_meta(&mut self) {
+        let root = self.config.root_table.clone();
+        self.meta = MetaNames {
+            root: self.intern(&root),
+            load_id: self.intern(C_LOAD_ID),
+            id: self.intern(C_ID),
+            parent_id: self.intern(C_PARENT_ID),
+            list_idx: self.intern(C_LIST_IDX),
+            root_id: self.intern(C_ROOT_ID),
+            value: self.intern("value"),
+        };
+    }
+
+    /// [`Normalizer::trim`] past `limit` names instead.
+    #[cfg(test)]
+    pub fn with_name_limit(mut self, limit: usize) -> Self {
+        self.name_limit = limit;
+        self
+    }
+
+    /// The text of a name.
+    pub fn name(&self, sym: Sym) -> &str {
+        &self.symbols[sym.index()]
+    }
+
+    /// The symbol of a name, if one was interned.
+    pub fn lookup(&self, text: &str) -> Option<Sym> {
+        self.by_text.get(text).copied()
+    }
+
+    fn intern(&mut self, text: &str) -> Sym {
+        if let Some(&s) = self.by_text.get(text) {
+            return s;
         }
+        let s = Sym(u32::try_from(self.symbols.len()).unwrap_or(u32::MAX));
+        self.symbols.push(text.into());
+        self.by_text.insert(text.into(), s);
+        s
+    }
+
+    /// Forget every name once more than [`NAME_CACHE_LIMIT`] are interned
+    /// (an API that sends ever-new keys only loses the cache, not memory).
+    /// Only between pages: rows normalized before are invalid after it.
+    /// True if it forgot them (symbols held elsewhere must go too).
+    pub fn trim(&mut self) -> bool {
+        if self.symbols.len() <= self.name_limit {
+            return false;
+        }
+        self.symbols.clear();
+        self.by_text.clear();
+        self.keys.clear();
+        self.tables.clear();
+        self.joined.clear();
+        self.intern_meta();
+        true
     }
 
     /// The config.
@@ -152,8 +234,8 @@ impl Normalizer {
         out: &mut Vec<Row<'a>>,
     ) {
         let budget = i64::from(self.config.max_nesting);
-        let path = [self.root.clone()];
-        let table = &path[0];
+        let path = [self.meta.root];
+        let table = path[0];
         match record {
             Node::Object(pairs) => {
                 self.row(pairs, &[], &path, table, None, None, budget, load_id, out);
@@ -178,45 +260,39 @@ impl Normalizer {
         }
     }
 
-    fn name(&mut self, key: &str) -> Arc<str> {
-        if let Some(n) = self.names.get(key) {
-            return n.clone();
+    /// The normalized name of a record's key.
+    fn key(&mut self, key: &str) -> Sym {
+        if let Some(&s) = self.keys.get(key) {
+            return s;
         }
-        if self.names.len() >= NAME_CACHE_LIMIT {
-            self.names.clear();
-        }
-        let n: Arc<str> = normalize_key(key).into();
-        self.names.insert(key.to_string(), n.clone());
-        n
+        let s = self.intern(&normalize_key(key));
+        self.keys.insert(key.into(), s);
+        s
     }
 
-    /// The column name of field `key` nested under `path` (`a__b__key`).
-    fn nested_name(&mut self, path: &[Arc<str>], key: &str) -> Arc<str> {
-        self.scratch.clear();
-        for p in path {
-            self.scratch.push_str(p);
-            self.scratch.push_str(PATH_SEPARATOR);
+    /// `prefix__key`, the column name of a nested field.
+    fn joined(&mut self, prefix: Sym, key: Sym) -> Sym {
+        if let Some(&s) = self.joined.get(&(prefix, key)) {
+            return s;
         }
-        self.scratch.push_str(key);
-        if let Some(n) = self.joined.get(self.scratch.as_str()) {
-            return n.clone();
-        }
-        let n: Arc<str> = self.scratch.as_str().into();
-        if self.joined.len() < NAME_CACHE_LIMIT {
-            self.joined.insert(self.scratch.clone(), n.clone());
-        }
-        n
+        let text = format!("{}{PATH_SEPARATOR}{}", self.name(prefix), self.name(key));
+        let s = self.intern(&text);
+        self.joined.insert((prefix, key), s);
+        s
     }
 
-    fn table(&mut self, path: &[Arc<str>]) -> Arc<str> {
-        let joined = path.join(PATH_SEPARATOR);
-        if let Some(t) = self.tables.get(&joined) {
-            return t.clone();
+    /// The table of a path (its names joined with `__`).
+    fn table(&mut self, path: &[Sym]) -> Sym {
+        if let Some(&t) = self.tables.get(path) {
+            return t;
         }
-        let t: Arc<str> = joined.as_str().into();
-        if self.tables.len() < NAME_CACHE_LIMIT {
-            self.tables.insert(joined, t.clone());
-        }
+        let text = path
+            .iter()
+            .map(|&s| self.name(s))
+            .collect::<Vec<_>>()
+            .join(PATH_SEPARATOR);
+        let t = self.intern(&text);
+        self.tables.insert(path.to_vec(), t);
         t
     }
 
@@ -226,10 +302,10 @@ impl Normalizer {
     fn row<'a>(
         &mut self,
         object: &'a [Pair<'a>],
-        extend: &[(Arc<str>, Cell<'a>)],
-        path: &[Arc<str>],
-        table: &Arc<str>,
-        parent: Option<(&str, &Arc<str>)>,
+        extend: &[(Sym, Cell<'a>)],
+        path: &[Sym],
+        table: Sym,
+        parent: Option<(&str, Sym)>,
         list_idx: Option<usize>,
         budget: i64,
         load_id: &'a str,
@@ -241,26 +317,23 @@ impl Normalizer {
         cells.extend(extend.iter().cloned());
         let row_id = match parent_id {
             None => {
-                cells.push((
-                    self.meta.load_id.clone(),
-                    Cell::Text(Cow::Borrowed(load_id)),
-                ));
+                cells.push((self.meta.load_id, Cell::Text(Cow::Borrowed(load_id))));
                 random_id()
             }
             Some(parent) => {
                 let idx = list_idx.unwrap_or(0);
                 cells.push((
-                    self.meta.parent_id.clone(),
+                    self.meta.parent_id,
                     Cell::Text(Cow::Owned(parent.to_string())),
                 ));
-                cells.push((self.meta.list_idx.clone(), Cell::BigInt(idx as i64)));
-                nested_id(parent, table, idx)
+                cells.push((self.meta.list_idx, Cell::BigInt(idx as i64)));
+                nested_id(parent, self.name(table), idx)
             }
         };
-        cells.push((self.meta.id.clone(), Cell::Text(Cow::Owned(row_id.clone()))));
+        cells.push((self.meta.id, Cell::Text(Cow::Owned(row_id.clone()))));
         out.push(Row {
-            table: table.clone(),
-            parent: parent.map(|(_, t)| t.clone()),
+            table,
+            parent: parent.map(|(_, t)| t),
             cells,
         });
         if lists.is_empty() {
@@ -268,10 +341,7 @@ impl Normalizer {
         }
         let root_extend;
         let extend = if is_root && self.config.root_id {
-            root_extend = vec![(
-                self.meta.root_id.clone(),
-                Cell::Text(Cow::Owned(row_id.clone())),
-            )];
+            root_extend = vec![(self.meta.root_id, Cell::Text(Cow::Owned(row_id.clone())))];
             &root_extend[..]
         } else {
             extend
@@ -297,9 +367,9 @@ impl Normalizer {
     fn list<'a>(
         &mut self,
         items: &'a [Node<'a>],
-        extend: &[(Arc<str>, Cell<'a>)],
-        path: &[Arc<str>],
-        parent: (&str, &Arc<str>),
+        extend: &[(Sym, Cell<'a>)],
+        path: &[Sym],
+        parent: (&str, Sym),
         budget: i64,
         load_id: &'a str,
         out: &mut Vec<Row<'a>>,
@@ -312,7 +382,7 @@ impl Normalizer {
                     m,
                     extend,
                     path,
-                    &table,
+                    table,
                     Some(parent),
                     Some(idx),
                     budget,
@@ -327,7 +397,7 @@ impl Normalizer {
                         &m,
                         extend,
                         path,
-                        &table,
+                        table,
                         Some(parent),
                         Some(idx),
                         budget - 1,
@@ -338,20 +408,20 @@ impl Normalizer {
                 }
                 scalar => {
                     let mut cells = Vec::with_capacity(4 + extend.len());
-                    cells.push((self.meta.value.clone(), leaf(scalar)));
+                    cells.push((self.meta.value, leaf(scalar)));
                     cells.extend(extend.iter().cloned());
                     cells.push((
-                        self.meta.parent_id.clone(),
+                        self.meta.parent_id,
                         Cell::Text(Cow::Owned(parent_id.to_string())),
                     ));
-                    cells.push((self.meta.list_idx.clone(), Cell::BigInt(idx as i64)));
+                    cells.push((self.meta.list_idx, Cell::BigInt(idx as i64)));
                     cells.push((
-                        self.meta.id.clone(),
-                        Cell::Text(Cow::Owned(nested_id(parent_id, &table, idx))),
+                        self.meta.id,
+                        Cell::Text(Cow::Owned(nested_id(parent_id, self.name(table), idx))),
                     ));
                     out.push(Row {
-                        table: table.clone(),
-                        parent: Some(parent.1.clone()),
+                        table,
+                        parent: Some(parent.1),
                         cells,
                     });
                 }
@@ -368,21 +438,22 @@ impl Normalizer {
         &mut self,
         object: &'a [Pair<'a>],
         budget: i64,
-    ) -> (
-        Vec<(Arc<str>, Cell<'a>)>,
-        Vec<(Vec<Arc<str>>, &'a [Node<'a>])>,
-    ) {
-        let mut cells: Vec<(Arc<str>, Cell<'a>)> = Vec::with_capacity(object.len() + 4);
-        let mut lists: Vec<(Vec<Arc<str>>, &'a [Node<'a>])> = Vec::new();
-        let mut stack: Vec<Frame<'a>> = vec![(object, budget, Vec::new())];
-        while let Some((map, lvl, path)) = stack.pop() {
+    ) -> (Vec<(Sym, Cell<'a>)>, Vec<(Vec<Sym>, &'a [Node<'a>])>) {
+        let mut cells: Vec<(Sym, Cell<'a>)> = Vec::with_capacity(object.len() + 4);
+        let mut lists: Vec<(Vec<Sym>, &'a [Node<'a>])> = Vec::new();
+        let mut stack: Vec<Frame<'a>> = vec![(object, budget, Vec::new(), None)];
+        while let Some((map, lvl, path, prefix)) = stack.pop() {
             for (k, v) in map {
-                let key = self.name(k);
+                let key = self.key(k);
                 match v {
                     Node::Object(inner) if lvl > 0 => {
                         let mut p = path.clone();
                         p.push(key);
-                        stack.push((inner, lvl - 1, p));
+                        let joined = match prefix {
+                            None => key,
+                            Some(prefix) => self.joined(prefix, key),
+                        };
+                        stack.push((inner, lvl - 1, p, Some(joined)));
                         continue;
                     }
                     Node::List(items) if lvl > 0 => {
@@ -396,10 +467,9 @@ impl Normalizer {
                     }
                     _ => {}
                 }
-                let name: Arc<str> = if path.is_empty() {
-                    key
-                } else {
-                    self.nested_name(&path, &key)
+                let name = match prefix {
+                    None => key,
+                    Some(prefix) => self.joined(prefix, key),
                 };
                 let cell = leaf(v);
                 match cells.iter_mut().find(|(n, _)| *n == name) {
@@ -468,19 +538,40 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn run(record: Value, max_nesting: u32, root_id: bool) -> Vec<Row<'static>> {
+    /// A row with its names spelled out.
+    pub(super) struct Named {
+        pub table: String,
+        pub parent: Option<String>,
+        pub cells: Vec<(String, Cell<'static>)>,
+    }
+
+    pub(super) fn resolve(n: &Normalizer, rows: Vec<Row<'static>>) -> Vec<Named> {
+        rows.into_iter()
+            .map(|r| Named {
+                table: n.name(r.table).to_string(),
+                parent: r.parent.map(|p| n.name(p).to_string()),
+                cells: r
+                    .cells
+                    .into_iter()
+                    .map(|(s, c)| (n.name(s).to_string(), c))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn run(record: Value, max_nesting: u32, root_id: bool) -> Vec<Named> {
         let mut n = Normalizer::new(NormConfig {
             root_table: "t".into(),
             max_nesting,
             root_id,
         });
         let mut out = Vec::new();
-        n.normalize(&record, &Arc::from("1.5"), &mut out);
-        out
+        n.normalize(&record, "1.5", &mut out);
+        resolve(&n, out)
     }
 
-    fn names<'a>(row: &'a Row<'_>) -> Vec<&'a str> {
-        row.cells.iter().map(|(n, _)| &**n).collect()
+    fn names(row: &Named) -> Vec<&str> {
+        row.cells.iter().map(|(n, _)| n.as_str()).collect()
     }
 
     #[test]
@@ -641,7 +732,8 @@ mod fuzz {
                 root_id,
             });
             let mut rows = Vec::new();
-            n.normalize(&record, &Arc::from("1.0"), &mut rows);
+            n.normalize(&record, "1.0", &mut rows);
+            let rows = super::tests::resolve(&n, rows);
             prop_assert!(!rows.is_empty());
             prop_assert_eq!(&*rows[0].table, "t");
             let mut ids = HashSet::new();

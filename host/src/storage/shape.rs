@@ -16,7 +16,7 @@ use rustc_hash::FxHashMap;
 
 use super::columns::Pending;
 use super::node::Node;
-use super::normalize::{Normalizer, Row};
+use super::normalize::{Normalizer, Row, Sym};
 use super::types::{Cell, DataType};
 
 /// A table as the loader knows it when a resource begins.
@@ -46,6 +46,10 @@ struct Shape {
     parent: Option<String>,
     columns: Vec<(String, DataType)>,
     index: FxHashMap<String, usize>,
+    /// Column positions by the normalizer's symbol for their name, plus
+    /// one (0: not looked up yet), so a row's names are looked up as
+    /// integers; forgotten when the normalizer forgets its names.
+    by_sym: Vec<u32>,
     /// Columns the loader has been told about.
     sent: usize,
     pending: Pending,
@@ -58,6 +62,7 @@ impl Shape {
             parent,
             columns: Vec::new(),
             index: FxHashMap::default(),
+            by_sym: Vec::new(),
             sent: 0,
             pending: Pending::default(),
         }
@@ -75,19 +80,36 @@ impl Shape {
     /// column's type, or into the variant column `name__v_<type>` when dlt
     /// would not coerce it; new columns in order of their first non-null
     /// value. Nulls need no column.
-    fn place<'a>(&mut self, cells: Vec<(Arc<str>, Cell<'a>)>) -> Result<Vec<(usize, Cell<'a>)>> {
+    fn place<'a>(
+        &mut self,
+        cells: Vec<(Sym, Cell<'a>)>,
+        names: &Normalizer,
+    ) -> Result<Vec<(usize, Cell<'a>)>> {
         let mut out = Vec::with_capacity(cells.len());
-        for (name, cell) in cells {
+        for (sym, cell) in cells {
             let Some(source) = cell.source_type() else {
                 continue;
             };
-            let slot = match self.index.get(&*name) {
+            let known = match self.by_sym.get(sym.index()) {
+                Some(&i) if i > 0 => Some(i as usize - 1),
+                _ => {
+                    let found = self.index.get(names.name(sym)).copied();
+                    if let Some(i) = found {
+                        self.remember(sym, i);
+                    }
+                    found
+                }
+            };
+            let name = names.name(sym);
+            let slot = match known {
                 None => {
                     let ty = cell.inferred_type().unwrap_or(source);
                     let c = cell.coerce(ty).unwrap_or(Cell::Null);
-                    (self.add_column(name.to_string(), ty), c)
+                    let i = self.add_column(name.to_string(), ty);
+                    self.remember(sym, i);
+                    (i, c)
                 }
-                Some(&i) => {
+                Some(i) => {
                     let ty = self.columns[i].1;
                     match cell.coerce_or_keep(ty) {
                         Ok(c) => (i, c),
@@ -121,6 +143,13 @@ impl Shape {
         }
         Ok(out)
     }
+
+    fn remember(&mut self, sym: Sym, column: usize) {
+        if self.by_sym.len() <= sym.index() {
+            self.by_sym.resize(sym.index() + 1, 0);
+        }
+        self.by_sym[sym.index()] = u32::try_from(column + 1).unwrap_or(0);
+    }
 }
 
 /// One resource's shaping state: its normalizer and its tables' columns.
@@ -133,6 +162,8 @@ pub(super) struct Shaper {
     /// Root table first, then child tables in order of appearance.
     tables: Vec<Shape>,
     by_name: FxHashMap<String, usize>,
+    /// Table positions by symbol, plus one (0: not looked up yet).
+    table_by_sym: Vec<u32>,
     /// Records shaped so far (with those of an interrupted run), to number
     /// records in messages.
     records: u64,
@@ -156,6 +187,7 @@ impl Shaper {
             key_columns,
             tables: Vec::new(),
             by_name: FxHashMap::default(),
+            table_by_sym: Vec::new(),
             records,
             failed: None,
         };
@@ -191,6 +223,12 @@ impl Shaper {
     }
 
     fn page_inner(&mut self, records: &[Node<'_>], load_id: &Arc<str>) -> Result<Vec<TableBatch>> {
+        if self.normalizer.trim() {
+            self.table_by_sym.clear();
+            for t in &mut self.tables {
+                t.by_sym.clear();
+            }
+        }
         let mut rows = Vec::with_capacity(records.len() * 4);
         for record in records {
             self.normalizer.normalize_node(record, load_id, &mut rows);
@@ -200,21 +238,9 @@ impl Shaper {
         // or not at all.
         let mut placed = Vec::with_capacity(rows.len());
         for row in rows.drain(..) {
-            let idx = match self.by_name.get(&*row.table) {
-                Some(&i) => i,
-                None => {
-                    let shape = Shape::new(
-                        row.table.to_string(),
-                        row.parent.as_deref().map(String::from),
-                    );
-                    let i = self.tables.len();
-                    self.by_name.insert(shape.name.clone(), i);
-                    self.tables.push(shape);
-                    i
-                }
-            };
+            let idx = self.table_of(&row);
             let cells = self.tables[idx]
-                .place(row.cells)
+                .place(row.cells, &self.normalizer)
                 .with_context(|| format!("resource `{}`", self.resource))?;
             placed.push((idx, cells));
         }
@@ -238,27 +264,57 @@ impl Shaper {
         Ok(out)
     }
 
+    /// The position of a row's table, added on its first row.
+    fn table_of(&mut self, row: &Row<'_>) -> usize {
+        let sym = row.table.index();
+        if let Some(&i) = self.table_by_sym.get(sym)
+            && i > 0
+        {
+            return i as usize - 1;
+        }
+        let name = self.normalizer.name(row.table);
+        let idx = match self.by_name.get(name) {
+            Some(&i) => i,
+            None => {
+                let parent = row.parent.map(|p| self.normalizer.name(p).to_string());
+                let shape = Shape::new(name.to_string(), parent);
+                let i = self.tables.len();
+                self.by_name.insert(shape.name.clone(), i);
+                self.tables.push(shape);
+                i
+            }
+        };
+        if self.table_by_sym.len() <= sym {
+            self.table_by_sym.resize(sym + 1, 0);
+        }
+        self.table_by_sym[sym] = u32::try_from(idx + 1).unwrap_or(0);
+        idx
+    }
+
     /// Every root row has a value for each primary-key column.
     fn check_keys(&self, rows: &[Row<'_>]) -> Result<()> {
-        let Some(root) = self.tables.first().map(|t| t.name.as_str()) else {
-            return Ok(());
-        };
         if self.key_columns.is_empty() {
             return Ok(());
         }
+        // A key column no row names yet has no symbol: no row has it.
+        let keys: Vec<(&String, Option<Sym>)> = self
+            .key_columns
+            .iter()
+            .map(|k| (k, self.normalizer.lookup(k)))
+            .collect();
         let mut record_no = self.records;
-        for row in rows.iter().filter(|r| *r.table == *root) {
+        for row in rows.iter().filter(|r| r.parent.is_none()) {
             record_no += 1;
-            for key in &self.key_columns {
+            for &(key, sym) in &keys {
                 let present = row
                     .cells
                     .iter()
-                    .any(|(name, cell)| **name == **key && *cell != Cell::Null);
+                    .any(|(name, cell)| Some(*name) == sym && *cell != Cell::Null);
                 if !present {
                     let fields: Vec<&str> = row
                         .cells
                         .iter()
-                        .map(|(n, _)| &**n)
+                        .map(|(n, _)| self.normalizer.name(*n))
                         .filter(|n| !n.starts_with("_dlt_"))
                         .take(20)
                         .collect();
@@ -273,5 +329,84 @@ impl Shaper {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::normalize::NormConfig;
+    use serde_json::{Value, json};
+
+    fn columns(batch: &TableBatch) -> Vec<String> {
+        batch
+            .batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    #[test]
+    fn pages_shape_the_same_after_the_normalizer_forgets_its_names() {
+        let normalizer = Normalizer::new(NormConfig {
+            root_table: "t".into(),
+            max_nesting: 1000,
+            root_id: false,
+        })
+        // Forgets its names before almost every page.
+        .with_name_limit(10);
+        let mut shaper = Shaper::new(
+            "t".into(),
+            normalizer,
+            vec!["id".into()],
+            vec!["id".into()],
+            Vec::new(),
+            0,
+        );
+        let load_id: Arc<str> = "1.0".into();
+        let mut seen = Vec::new();
+        for page in 0..4 {
+            // New keys on every page, and the same ones again.
+            let records: Vec<Value> = (0..3)
+                .map(|i| {
+                    json!({
+                        "id": page * 10 + i,
+                        format!("k{page}"): "x",
+                        "o": {"a": i, format!("n{page}"): true},
+                        "l": [{"v": i}]
+                    })
+                })
+                .collect();
+            let nodes: Vec<Node<'_>> = records.iter().map(Node::from).collect();
+            let batches = shaper.page(&nodes, &load_id).unwrap();
+            let names: Vec<&str> = batches.iter().map(|b| b.name.as_str()).collect();
+            assert_eq!(names, ["t", "t__l"], "page {page}");
+            let root = &batches[0];
+            assert_eq!(root.batch.num_rows(), 3);
+            // The columns so far, each once, the new ones last.
+            let cols = columns(root);
+            for c in &cols {
+                assert_eq!(cols.iter().filter(|x| *x == c).count(), 1, "{c} twice");
+            }
+            for new in [format!("k{page}"), format!("o__n{page}")] {
+                assert!(cols.contains(&new), "page {page}: {cols:?}");
+            }
+            assert!(cols.contains(&"o__a".to_string()));
+            for old in &seen {
+                assert!(cols.contains(old), "page {page} lost {old}");
+            }
+            seen = cols;
+            assert_eq!(batches[1].batch.num_rows(), 3);
+        }
+        // The primary-key check still finds `id` after names were forgotten.
+        let missing = [json!({"other": 1})];
+        let nodes: Vec<Node<'_>> = missing.iter().map(Node::from).collect();
+        let Err(err) = shaper.page(&nodes, &load_id) else {
+            panic!("a record without its primary key was shaped");
+        };
+        let err = err.to_string();
+        assert!(err.contains("no value for its primary key"), "{err}");
     }
 }
