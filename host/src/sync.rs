@@ -1224,7 +1224,14 @@ pub fn materialize<'a>(records: &'a wit::Records, body: &'a [u8]) -> Result<Vec<
                     );
                 }
                 let text = &body[start..end];
-                let value: Node<'a> = serde_json::from_slice(text).map_err(|e| {
+                // One UTF-8 check of the whole record, then a parser that
+                // does not check each string again (serde_json's slice
+                // reader validates every string it borrows on its own).
+                let parsed = match std::str::from_utf8(text) {
+                    Ok(valid) => serde_json::from_str(valid),
+                    Err(_) => serde_json::from_slice(text),
+                };
+                let value: Node<'a> = parsed.map_err(|e| {
                     anyhow!(
                         "record {} (bytes {start}..{end}) is not one JSON value: {}",
                         i + 1,
