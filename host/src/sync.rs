@@ -1153,15 +1153,11 @@ fn prefetch<'a>(
     }
 }
 
-/// Pages of one extraction the loader may not have answered yet. Its
-/// commits take a while every `commit_records` records; meanwhile the
-/// extraction goes on shaping pages instead of waiting (the loader's queue
-/// still bounds the pages in memory).
-const ACK_WINDOW: usize = 48;
-
-/// The loader's answers for an extraction's queued pages, oldest first:
-/// read as soon as they are known, waited for only past [`ACK_WINDOW`],
-/// so a failed page is reported in page order.
+/// The loader's answers for an extraction's queued pages, oldest first,
+/// read as soon as they are known, so a failed page is reported in page
+/// order. No window of its own: the loader answers each page as it takes
+/// it off its queue, so the pages not answered yet are bounded by that
+/// queue's depth ([`crate::storage::LoaderOptions::queue_pages`]).
 #[derive(Default)]
 struct Acks(VecDeque<tokio::sync::oneshot::Receiver<Result<()>>>);
 
@@ -1178,11 +1174,6 @@ impl Acks {
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Closed) => bail!("the DuckDB loader stopped"),
             }
-        }
-        if self.0.len() > ACK_WINDOW
-            && let Some(oldest) = self.0.pop_front()
-        {
-            wait_ack(oldest).await?;
         }
         Ok(())
     }

@@ -40,16 +40,41 @@ pub(super) struct TableBatch {
     pub batch: RecordBatch,
 }
 
+/// Positions (of columns or tables) by the normalizer's symbol for their
+/// name, so a row's names are looked up as integers; cleared when the
+/// normalizer forgets its names.
+#[derive(Default)]
+struct BySym(Vec<u32>);
+
+impl BySym {
+    fn get(&self, sym: Sym) -> Option<usize> {
+        // Stored plus one: 0 is "not looked up yet".
+        match self.0.get(sym.index()) {
+            Some(&i) if i > 0 => Some(i as usize - 1),
+            _ => None,
+        }
+    }
+
+    fn set(&mut self, sym: Sym, position: usize) {
+        if self.0.len() <= sym.index() {
+            self.0.resize(sym.index() + 1, 0);
+        }
+        self.0[sym.index()] = u32::try_from(position + 1).unwrap_or(0);
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 /// One table's columns as placing rows grows them.
 struct Shape {
     name: String,
     parent: Option<String>,
     columns: Vec<(String, DataType)>,
     index: FxHashMap<String, usize>,
-    /// Column positions by the normalizer's symbol for their name, plus
-    /// one (0: not looked up yet), so a row's names are looked up as
-    /// integers; forgotten when the normalizer forgets its names.
-    by_sym: Vec<u32>,
+    /// `index` by symbol.
+    by_sym: BySym,
     /// Columns the loader has been told about.
     sent: usize,
     pending: Pending,
@@ -62,7 +87,7 @@ impl Shape {
             parent,
             columns: Vec::new(),
             index: FxHashMap::default(),
-            by_sym: Vec::new(),
+            by_sym: BySym::default(),
             sent: 0,
             pending: Pending::default(),
         }
@@ -90,23 +115,20 @@ impl Shape {
             let Some(source) = cell.source_type() else {
                 continue;
             };
-            let known = match self.by_sym.get(sym.index()) {
-                Some(&i) if i > 0 => Some(i as usize - 1),
-                _ => {
-                    let found = self.index.get(names.name(sym)).copied();
-                    if let Some(i) = found {
-                        self.remember(sym, i);
-                    }
-                    found
-                }
-            };
             let name = names.name(sym);
+            let known = self.by_sym.get(sym).or_else(|| {
+                let found = self.index.get(name).copied();
+                if let Some(i) = found {
+                    self.by_sym.set(sym, i);
+                }
+                found
+            });
             let slot = match known {
                 None => {
                     let ty = cell.inferred_type().unwrap_or(source);
                     let c = cell.coerce(ty).unwrap_or(Cell::Null);
                     let i = self.add_column(name.to_string(), ty);
-                    self.remember(sym, i);
+                    self.by_sym.set(sym, i);
                     (i, c)
                 }
                 Some(i) => {
@@ -143,13 +165,6 @@ impl Shape {
         }
         Ok(out)
     }
-
-    fn remember(&mut self, sym: Sym, column: usize) {
-        if self.by_sym.len() <= sym.index() {
-            self.by_sym.resize(sym.index() + 1, 0);
-        }
-        self.by_sym[sym.index()] = u32::try_from(column + 1).unwrap_or(0);
-    }
 }
 
 /// One resource's shaping state: its normalizer and its tables' columns.
@@ -162,8 +177,8 @@ pub(super) struct Shaper {
     /// Root table first, then child tables in order of appearance.
     tables: Vec<Shape>,
     by_name: FxHashMap<String, usize>,
-    /// Table positions by symbol, plus one (0: not looked up yet).
-    table_by_sym: Vec<u32>,
+    /// `by_name` by symbol.
+    table_by_sym: BySym,
     /// Records shaped so far (with those of an interrupted run), to number
     /// records in messages.
     records: u64,
@@ -187,7 +202,7 @@ impl Shaper {
             key_columns,
             tables: Vec::new(),
             by_name: FxHashMap::default(),
-            table_by_sym: Vec::new(),
+            table_by_sym: BySym::default(),
             records,
             failed: None,
         };
@@ -266,11 +281,8 @@ impl Shaper {
 
     /// The position of a row's table, added on its first row.
     fn table_of(&mut self, row: &Row<'_>) -> usize {
-        let sym = row.table.index();
-        if let Some(&i) = self.table_by_sym.get(sym)
-            && i > 0
-        {
-            return i as usize - 1;
+        if let Some(i) = self.table_by_sym.get(row.table) {
+            return i;
         }
         let name = self.normalizer.name(row.table);
         let idx = match self.by_name.get(name) {
@@ -284,10 +296,7 @@ impl Shaper {
                 i
             }
         };
-        if self.table_by_sym.len() <= sym {
-            self.table_by_sym.resize(sym + 1, 0);
-        }
-        self.table_by_sym[sym] = u32::try_from(idx + 1).unwrap_or(0);
+        self.table_by_sym.set(row.table, idx);
         idx
     }
 
