@@ -1,8 +1,10 @@
 //! Authentication, applied by the host to each request after the component
 //! planned it. Secret values are resolved here and nowhere else; OAuth2
-//! tokens are fetched, cached, refreshed ahead of expiry and re-fetched once
-//! when the API answers 401.
+//! tokens are fetched, cached, refreshed ahead of expiry and re-fetched
+//! when the API answers 401 (once per refused token, however many requests
+//! it was refused to).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -16,6 +18,11 @@ use crate::secrets::{Secret, Secrets};
 
 /// Refresh a token this long before it expires.
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// Which credential [`Authenticator::headers_for`] put on a request: hand
+/// it back to [`Authenticator::invalidate`] if the API refuses it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Credential(u64);
 
 /// Resolved authentication for a run.
 pub struct Authenticator {
@@ -42,11 +49,14 @@ struct OAuth2 {
     password: Option<Secret>,
     extra: Vec<(String, Secret)>,
     token: tokio::sync::Mutex<Option<Token>>,
+    /// Tokens fetched so far: each token's serial number, from 1.
+    fetched: AtomicU64,
 }
 
 struct Token {
     value: Secret,
     refresh_at: Instant,
+    serial: u64,
 }
 
 impl Authenticator {
@@ -129,6 +139,7 @@ impl Authenticator {
                     password: opt(&spec.password, "client.auth.password")?,
                     extra,
                     token: tokio::sync::Mutex::new(None),
+                    fetched: AtomicU64::new(0),
                 }))
             }
         };
@@ -151,20 +162,28 @@ impl Authenticator {
         matches!(self.kind, Kind::OAuth2(_))
     }
 
-    /// Forget the cached token.
-    pub async fn invalidate(&self) {
+    /// The API refused `used`: forget the cached token if it is still that
+    /// one, so that the next request fetches a new one. When a token is
+    /// revoked, every request in flight with it is refused; the first one
+    /// back fetches a new token and the others use it, instead of each
+    /// replacing the token the one before fetched.
+    pub async fn invalidate(&self, used: Credential) {
         if let Kind::OAuth2(o) = &self.kind {
-            *o.token.lock().await = None;
+            let mut guard = o.token.lock().await;
+            if guard.as_ref().is_some_and(|t| t.serial == used.0) {
+                *guard = None;
+            }
         }
     }
 
     /// The headers to add to a request to `url` (query-located keys are
-    /// appended to `url` instead).
+    /// appended to `url` instead), and which credential they carry.
     pub async fn headers_for(
         &self,
         http: &HttpClient,
         url: &mut Url,
-    ) -> Result<HeaderMap, HttpError> {
+    ) -> Result<(HeaderMap, Credential), HttpError> {
+        let mut credential = Credential::default();
         let mut map = HeaderMap::new();
         for (name, value) in &self.headers {
             map.insert(name.clone(), sensitive(value)?);
@@ -184,14 +203,15 @@ impl Authenticator {
                 );
             }
             Kind::OAuth2(o) => {
-                let token = o.token(http).await?;
+                let (token, serial) = o.token(http).await?;
+                credential = Credential(serial);
                 map.insert(
                     AUTHORIZATION,
                     sensitive(&Secret::new(format!("Bearer {}", token.expose())))?,
                 );
             }
         }
-        Ok(map)
+        Ok((map, credential))
     }
 }
 
@@ -207,17 +227,18 @@ fn sensitive(value: &Secret) -> Result<HeaderValue, HttpError> {
 }
 
 impl OAuth2 {
-    async fn token(&self, http: &HttpClient) -> Result<Secret, HttpError> {
+    /// The cached token, or a new one; with its serial number.
+    async fn token(&self, http: &HttpClient) -> Result<(Secret, u64), HttpError> {
         let mut guard = self.token.lock().await;
         if let Some(t) = guard.as_ref()
             && Instant::now() < t.refresh_at
         {
-            return Ok(t.value.clone());
+            return Ok((t.value.clone(), t.serial));
         }
         let token = self.fetch(http).await?;
-        let value = token.value.clone();
+        let out = (token.value.clone(), token.serial);
         *guard = Some(token);
-        Ok(value)
+        Ok(out)
     }
 
     async fn fetch(&self, http: &HttpClient) -> Result<Token, HttpError> {
@@ -304,6 +325,7 @@ impl OAuth2 {
         Ok(Token {
             value: Secret::new(access),
             refresh_at: Instant::now() + lifetime.saturating_sub(early),
+            serial: self.fetched.fetch_add(1, Ordering::Relaxed) + 1,
         })
     }
 }
@@ -350,7 +372,7 @@ mod tests {
         let spec = parse_auth(&auth).unwrap();
         let a = Authenticator::new(Some(&spec), headers, &base, &secrets).unwrap();
         let mut url = base.join("items?page=1").unwrap();
-        let map = a.headers_for(&http, &mut url).await.unwrap();
+        let (map, _) = a.headers_for(&http, &mut url).await.unwrap();
         (map, url)
     }
 

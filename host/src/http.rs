@@ -21,6 +21,13 @@ use crate::secrets::Redactor;
 /// handful of in-flight pages bounded.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
+/// How many times one request may answer a 401 with a new OAuth2 token.
+/// More than once: a token fetched after a revocation is shared by every
+/// request in flight, and an API that limits a token's uses can revoke it
+/// again before this request's retry goes out. Credentials the API keeps
+/// refusing still fail the request after a few token fetches.
+const AUTH_REFRESHES: u32 = 3;
+
 /// Response headers never handed to a component: they can carry credentials.
 const HIDDEN_RESPONSE_HEADERS: &[&str] = &[
     "set-cookie",
@@ -221,7 +228,7 @@ impl HttpClient {
     ) -> Result<HttpResponse, HttpError> {
         self.policy.check(&req.url)?;
         let mut retries = 0u32;
-        let mut refreshed_auth = false;
+        let mut auth_refreshes = 0u32;
         loop {
             let mut url = req.url.clone();
             let mut builder_headers = HeaderMap::new();
@@ -232,7 +239,7 @@ impl HttpClient {
                     .map_err(|_| HttpError::Invalid(format!("bad value for header `{name}`")))?;
                 builder_headers.insert(name, value);
             }
-            let auth_headers = auth.headers_for(self, &mut url).await?;
+            let (auth_headers, credential) = auth.headers_for(self, &mut url).await?;
             let mut builder = self
                 .client
                 .request(req.method.clone(), url)
@@ -250,11 +257,11 @@ impl HttpClient {
             self.observe(&outcome);
             match outcome {
                 Ok((status, headers, body, retry_after)) => {
-                    if status == 401 && auth.can_refresh() && !refreshed_auth {
+                    if status == 401 && auth.can_refresh() && auth_refreshes < AUTH_REFRESHES {
                         // A token can die before its expiry (revoked, clock
-                        // skew): fetch a new one once and try again.
-                        refreshed_auth = true;
-                        auth.invalidate().await;
+                        // skew): get a new one and try again.
+                        auth_refreshes += 1;
+                        auth.invalidate(credential).await;
                         continue;
                     }
                     if retry.retries_status(status) && retries < retry.max_retries {
@@ -538,6 +545,88 @@ impl reqwest::dns::Resolve for PolicyResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Authenticator;
+    use crate::config::{RetryPolicy, parse_auth};
+    use crate::egress::HostRule;
+    use crate::secrets::Secrets;
+    use mock_vendors::{MockOptions, Vendor};
+
+    /// `requests` GETs at once against the Younium mock, whose tokens are
+    /// revoked after `token_max_uses` uses each; returns the statuses and
+    /// the server's stats. Every answer (the token endpoint's too) takes
+    /// 50 ms, so that the requests go out together and come back
+    /// together, round after round.
+    async fn concurrent_gets_with_revoked_tokens(
+        requests: usize,
+        token_max_uses: u32,
+    ) -> (Vec<u16>, mock_vendors::Stats) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let server = mock_vendors::serve(
+            Vendor::Younium,
+            MockOptions {
+                token_max_uses: Some(token_max_uses),
+                latency_ms: 50,
+                ..MockOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let base = Url::parse(&server.base_url()).unwrap();
+        let mut policy = EgressPolicy::default();
+        policy.trust(HostRule::from_url(&base).unwrap());
+        let mut secrets = Secrets::default();
+        secrets.insert("username", mock_vendors::YOUNIUM_USERNAME.into());
+        secrets.insert("password", mock_vendors::YOUNIUM_PASSWORD.into());
+        secrets.insert("legal_entity", mock_vendors::YOUNIUM_LEGAL_ENTITY.into());
+        let http = HttpClient::new(policy, HttpSettings::default(), secrets.redactor()).unwrap();
+        let spec = parse_auth(&serde_json::json!({
+            "type": "oauth2", "grant_type": "password", "client_id": "apiclient",
+            "username": "{{ secrets.username }}", "password": "{{ secrets.password }}",
+            "legal_entity": "{{ secrets.legal_entity }}", "scope": "openid api profile",
+            "token_url": "/connect/token",
+        }))
+        .unwrap();
+        let auth = Authenticator::new(Some(&spec), &[], &base, &secrets).unwrap();
+        let retry = RetryPolicy::default();
+        let get = |page: usize| OutgoingRequest {
+            method: reqwest::Method::GET,
+            url: base
+                .join(&format!("/v1/accounts?PageSize=1&PageNumber={page}"))
+                .unwrap(),
+            headers: Vec::new(),
+            json_body: None,
+        };
+        let sends = (1..=requests).map(|page| {
+            let (http, auth, retry, req) = (&http, &auth, &retry, get(page));
+            async move { http.send(&req, auth, retry).await.unwrap().status }
+        });
+        let statuses = futures::future::join_all(sends).await;
+        let stats = server.stats();
+        server.shutdown().await;
+        (statuses, stats)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revoked_token_is_replaced_once_for_all_requests_it_was_refused_to() {
+        // 30 requests at once, tokens good for 25 uses: 5 requests are
+        // refused with the first token, and one new token serves them all
+        // (each replacing the token the one before had fetched took up to
+        // 6).
+        let (statuses, stats) = concurrent_gets_with_revoked_tokens(30, 25).await;
+        assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+        assert_eq!(stats.status(401), 5, "{stats:?}");
+        assert_eq!(stats.tokens_issued, 2, "{stats:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_outlives_tokens_revoked_again_before_its_retry() {
+        // Tokens good for 3 uses, 8 requests at once: the first token
+        // serves 3 of them, the second 3 more, the third the last 2 (a
+        // request may be refused twice before its turn comes).
+        let (statuses, stats) = concurrent_gets_with_revoked_tokens(8, 3).await;
+        assert!(statuses.iter().all(|&s| s == 200), "{statuses:?} {stats:?}");
+        assert_eq!(stats.tokens_issued, 3, "{stats:?}");
+    }
 
     #[test]
     fn retry_after_seconds_and_dates() {
