@@ -540,6 +540,19 @@ async fn two_tenants_sync_their_own_connectors_into_their_own_files() {
         metrics.contains("extract_api_requests_total{tenant=\"admin\",status=\"201\"}"),
         "{metrics}"
     );
+    // DuckDB's buffer pool, shared by the tenants: holding the files the
+    // syncs loaded, under the server's default limit of 256 MiB.
+    let gauge = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    assert_eq!(gauge("extract_duckdb_memory_limit_bytes"), 256 << 20);
+    let used = gauge("extract_duckdb_memory_bytes");
+    assert!(used > 0 && used <= 256 << 20, "{used}");
+    gauge("extract_duckdb_temporary_bytes");
 
     // The secret reached the API (the syncs succeeded) but is nowhere in
     // the data dir, the server's output or the API's answers.

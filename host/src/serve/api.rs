@@ -1014,7 +1014,12 @@ async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, body = String, content_type = "text/plain")))]
 async fn metrics(State(app): State<AppState>) -> ApiResult<Response> {
     let jobs = app.store.job_counts()?;
-    let text = app.metrics.render(&jobs);
+    let state = app.clone();
+    let pool = tokio::task::spawn_blocking(move || state.dbs.pool_usage())
+        .await
+        .ok()
+        .and_then(|usage| usage.inspect_err(|e| tracing::warn!("metrics: {e:#}")).ok());
+    let text = app.metrics.render(&jobs, pool);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

@@ -1,9 +1,12 @@
 //! The server's counters, rendered in Prometheus' text format at `/metrics`,
-//! every series labelled by tenant id.
+//! every series labelled by tenant id (but DuckDB's buffer pool, which all
+//! tenants share).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
+
+use super::tenant_db::PoolUsage;
 
 /// What a failed resource ran into, for the trap and limit counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,9 +118,33 @@ impl Metrics {
         self.add("extract_api_requests_total", tenant, &status.to_string(), 1);
     }
 
-    /// The text exposition; `jobs` is (tenant, state, count).
-    pub fn render(&self, jobs: &[(String, String, i64)]) -> String {
+    /// The text exposition; `jobs` is (tenant, state, count), `pool` what
+    /// DuckDB's buffer pool holds (none: it could not be read).
+    pub fn render(&self, jobs: &[(String, String, i64)], pool: Option<PoolUsage>) -> String {
         let mut out = String::new();
+        if let Some(pool) = pool {
+            for (name, help, value) in [
+                (
+                    "extract_duckdb_memory_bytes",
+                    "Memory held by DuckDB's buffer pool (all tenants' files).",
+                    pool.memory_bytes,
+                ),
+                (
+                    "extract_duckdb_temporary_bytes",
+                    "Data DuckDB evicted from its buffer pool to temporary files.",
+                    pool.temporary_bytes,
+                ),
+                (
+                    "extract_duckdb_memory_limit_bytes",
+                    "The limit of DuckDB's buffer pool (--duckdb-memory-mib).",
+                    pool.limit_bytes,
+                ),
+            ] {
+                let _ = writeln!(out, "# HELP {name} {help}");
+                let _ = writeln!(out, "# TYPE {name} gauge");
+                let _ = writeln!(out, "{name} {value}");
+            }
+        }
         let _ = writeln!(out, "# HELP extract_jobs Jobs by state.");
         let _ = writeln!(out, "# TYPE extract_jobs gauge");
         for (tenant, state, n) in jobs {
@@ -173,7 +200,28 @@ mod tests {
         m.upstream("t1", Some(429));
         m.upstream("t1", None);
         m.fault("t2", Fault::Trap);
-        let text = m.render(&[("t1".into(), "succeeded".into(), 2)]);
+        let pool = PoolUsage {
+            memory_bytes: 3 << 20,
+            temporary_bytes: 0,
+            limit_bytes: 256 << 20,
+        };
+        let text = m.render(&[("t1".into(), "succeeded".into(), 2)], Some(pool));
+        assert!(
+            text.contains("\nextract_duckdb_memory_bytes 3145728\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nextract_duckdb_temporary_bytes 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nextract_duckdb_memory_limit_bytes 268435456\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE extract_duckdb_memory_bytes gauge"),
+            "{text}"
+        );
         assert!(
             text.contains("extract_records_loaded_total{tenant=\"t1\"} 15"),
             "{text}"

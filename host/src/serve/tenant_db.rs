@@ -40,9 +40,23 @@ const BLOCK_SIZE: u32 = 16 * 1024;
 pub struct TenantDbs {
     dir: PathBuf,
     root: Mutex<Connection>,
+    /// The buffer pool's limit, in bytes.
+    memory_limit_bytes: u64,
     attached: Mutex<HashSet<String>>,
     /// (tenant, source) pairs whose loader tables this process created.
     ready: Mutex<HashSet<(String, String)>>,
+}
+
+/// DuckDB's buffer pool: what it holds and may hold (all tenants' files
+/// together, as DuckDB accounts for them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Bytes in memory.
+    pub memory_bytes: u64,
+    /// Bytes evicted to temporary files.
+    pub temporary_bytes: u64,
+    /// The limit on `memory_bytes` (`--duckdb-memory-mib`).
+    pub limit_bytes: u64,
 }
 
 /// One table of a tenant.
@@ -75,8 +89,27 @@ impl TenantDbs {
         Ok(Self {
             dir,
             root: Mutex::new(root),
+            memory_limit_bytes: memory_limit_mib.max(16) * 1024 * 1024,
             attached: Mutex::default(),
             ready: Mutex::default(),
+        })
+    }
+
+    /// What DuckDB's buffer pool, shared by all tenants, holds now.
+    pub fn pool_usage(&self) -> Result<PoolUsage> {
+        let root = self.root.lock().unwrap_or_else(|p| p.into_inner());
+        let (memory, temporary): (i64, i64) = root
+            .query_row(
+                "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT, \
+                 coalesce(sum(temporary_storage_bytes), 0)::BIGINT FROM duckdb_memory()",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .context("reading DuckDB's memory use")?;
+        Ok(PoolUsage {
+            memory_bytes: memory.max(0) as u64,
+            temporary_bytes: temporary.max(0) as u64,
+            limit_bytes: self.memory_limit_bytes,
         })
     }
 
