@@ -2,7 +2,8 @@
 //! planned it. Secret values are resolved here and nowhere else; OAuth2
 //! tokens are fetched, cached, refreshed ahead of expiry and re-fetched
 //! when the API answers 401 (once per refused token, however many requests
-//! it was refused to).
+//! it was refused to; `http::AuthRetry` decides when a request stops
+//! trying).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -27,6 +28,8 @@ pub struct Credential(u64);
 /// Resolved authentication for a run.
 pub struct Authenticator {
     kind: Kind,
+    /// Responses to requests it authenticated that were not 401.
+    accepted: AtomicU64,
     /// Headers from `client.headers`, resolved.
     headers: Vec<(HeaderName, Secret)>,
 }
@@ -145,6 +148,7 @@ impl Authenticator {
         };
         Ok(Self {
             kind,
+            accepted: AtomicU64::new(0),
             headers: resolved_headers,
         })
     }
@@ -155,6 +159,17 @@ impl Authenticator {
             Kind::OAuth2(o) => Some(&o.token_url),
             _ => None,
         }
+    }
+
+    /// The API answered a request this authenticated with something other
+    /// than 401: it took the credentials.
+    pub fn note_accepted(&self) {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many answers [`Authenticator::note_accepted`] was told of.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
     }
 
     /// True if and only if a 401 can be answered by fetching a new token.

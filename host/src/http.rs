@@ -21,12 +21,47 @@ use crate::secrets::Redactor;
 /// handful of in-flight pages bounded.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
-/// How many times one request may answer a 401 with a new OAuth2 token.
-/// More than once: a token fetched after a revocation is shared by every
-/// request in flight, and an API that limits a token's uses can revoke it
-/// again before this request's retry goes out. Credentials the API keeps
-/// refusing still fail the request after a few token fetches.
-const AUTH_REFRESHES: u32 = 3;
+/// A request refused with 401 tries again with a new OAuth2 token at most
+/// this many times in a row while no request of the run gets through
+/// (credentials the API keeps refusing fail after a few token fetches)...
+const AUTH_REFRESHES_STALLED: u32 = 3;
+/// ...and at most this many times in all.
+const AUTH_REFRESHES_IN_ALL: u32 = 16;
+
+/// Whether a request the API refused with 401 may try again with a new
+/// token. A token fetched after a revocation is shared by every request in
+/// flight, and an API that limits a token's uses can revoke it again before
+/// this request's retry goes out, so one request can be refused several
+/// times in a row while the others get through: it goes on as long as the
+/// API accepted some request since its last refusal (the tokens are good,
+/// just revoked), within the bounds above.
+struct AuthRetry {
+    accepted_seen: u64,
+    stalled: u32,
+    total: u32,
+}
+
+impl AuthRetry {
+    fn new(auth: &Authenticator) -> Self {
+        Self {
+            accepted_seen: auth.accepted(),
+            stalled: 0,
+            total: 0,
+        }
+    }
+
+    /// Refused again: may the request try once more?
+    fn again(&mut self, auth: &Authenticator) -> bool {
+        let accepted = auth.accepted();
+        if accepted != self.accepted_seen {
+            self.accepted_seen = accepted;
+            self.stalled = 0;
+        }
+        self.stalled += 1;
+        self.total += 1;
+        self.stalled <= AUTH_REFRESHES_STALLED && self.total <= AUTH_REFRESHES_IN_ALL
+    }
+}
 
 /// Response headers never handed to a component: they can carry credentials.
 const HIDDEN_RESPONSE_HEADERS: &[&str] = &[
@@ -228,7 +263,7 @@ impl HttpClient {
     ) -> Result<HttpResponse, HttpError> {
         self.policy.check(&req.url)?;
         let mut retries = 0u32;
-        let mut auth_refreshes = 0u32;
+        let mut auth_retry = AuthRetry::new(auth);
         loop {
             let mut url = req.url.clone();
             let mut builder_headers = HeaderMap::new();
@@ -257,10 +292,11 @@ impl HttpClient {
             self.observe(&outcome);
             match outcome {
                 Ok((status, headers, body, retry_after)) => {
-                    if status == 401 && auth.can_refresh() && auth_refreshes < AUTH_REFRESHES {
+                    if status != 401 {
+                        auth.note_accepted();
+                    } else if auth.can_refresh() && auth_retry.again(auth) {
                         // A token can die before its expiry (revoked, clock
                         // skew): get a new one and try again.
-                        auth_refreshes += 1;
                         auth.invalidate(credential).await;
                         continue;
                     }
@@ -616,6 +652,27 @@ mod tests {
         assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
         assert_eq!(stats.status(401), 5, "{stats:?}");
         assert_eq!(stats.tokens_issued, 2, "{stats:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_go_on_through_many_revocations_while_the_api_accepts_some() {
+        // Tokens good for 3 uses, 30 requests at once: 10 rounds, and the
+        // last 3 requests were refused 9 times each.
+        let (statuses, stats) = concurrent_gets_with_revoked_tokens(30, 3).await;
+        assert!(statuses.iter().all(|&s| s == 200), "{statuses:?} {stats:?}");
+        assert_eq!(stats.tokens_issued, 10, "{stats:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tokens_the_api_never_accepts_fail_the_request_after_three_new_ones() {
+        // Every token is refused from its first use: a request gives up
+        // after the first token and 3 new ones, its 401 returned.
+        let (statuses, stats) = concurrent_gets_with_revoked_tokens(1, 0).await;
+        assert_eq!(statuses, [401]);
+        assert_eq!(stats.tokens_issued, 4, "{stats:?}");
+        let (statuses, stats) = concurrent_gets_with_revoked_tokens(5, 0).await;
+        assert_eq!(statuses, [401; 5]);
+        assert!(stats.tokens_issued <= 16, "{stats:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
