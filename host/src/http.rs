@@ -411,7 +411,9 @@ impl HttpClient {
                     if retry.retries_status(status) && retries < retry.max_retries {
                         retries += 1;
                         tokio::time::sleep(
-                            retry_after.unwrap_or_else(|| jitter(retry.backoff(retries))),
+                            retry_after
+                                .unwrap_or_else(|| jitter(retry.backoff(retries)))
+                                .min(retry.max_delay),
                         )
                         .await;
                         continue;
