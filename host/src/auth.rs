@@ -435,6 +435,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn token_endpoint_at_a_non_public_address_is_refused_at_once() {
+        // A component-declared host may only be reached at public
+        // addresses; `localhost` resolves to loopback. The refusal is
+        // final, as for data requests, not a network failure retried 5
+        // times with backoff.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut policy = EgressPolicy::default();
+        policy.declare(crate::egress::HostRule::parse("localhost").unwrap());
+        let mut secrets = Secrets::default();
+        secrets.insert("key", "s3cr3t-value".into());
+        let http = HttpClient::new(policy, HttpSettings::default(), secrets.redactor()).unwrap();
+        let spec = parse_auth(&serde_json::json!({
+            "type": "oauth2", "grant_type": "client_credentials", "client_id": "id",
+            "client_secret": "{{ secrets.key }}", "token_url": "http://localhost:9/token"
+        }))
+        .unwrap();
+        let base = Url::parse("http://localhost:9/").unwrap();
+        let a = Authenticator::new(Some(&spec), &[], &base, &secrets).unwrap();
+        let mut url = base.clone();
+        let err = a
+            .headers_for(&http, &mut url)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("token endpoint") && err.contains("non-public address"),
+            "{err}"
+        );
+        assert!(!err.contains("retries"), "{err}");
+        assert!(!err.contains("s3cr3t-value"), "{err}");
+    }
+
+    #[tokio::test]
     async fn token_endpoint_refused_by_egress_is_an_auth_error_without_secrets() {
         let (secrets, http, base) = setup();
         let spec = parse_auth(&serde_json::json!({

@@ -302,9 +302,7 @@ impl HttpClient {
                     }
                     if retry.retries_status(status) && retries < retry.max_retries {
                         retries += 1;
-                        let wait = retry_after
-                            .unwrap_or_else(|| jitter(retry.backoff(retries)))
-                            .min(retry.max_delay);
+                        let wait = status_wait(retry, retries, retry_after);
                         tracing::debug!(status, retries, ?wait, url = %self.redact_url(&req.url), "retrying");
                         tokio::time::sleep(wait).await;
                         continue;
@@ -410,12 +408,7 @@ impl HttpClient {
                 Ok((status, _, body, retry_after)) => {
                     if retry.retries_status(status) && retries < retry.max_retries {
                         retries += 1;
-                        tokio::time::sleep(
-                            retry_after
-                                .unwrap_or_else(|| jitter(retry.backoff(retries)))
-                                .min(retry.max_delay),
-                        )
-                        .await;
+                        tokio::time::sleep(status_wait(&retry, retries, retry_after)).await;
                         continue;
                     }
                     return Ok((status, body));
@@ -423,11 +416,17 @@ impl HttpClient {
                 Err(ReadError::TooLarge(limit, _)) => {
                     return Err(HttpError::BodyTooLarge { limit });
                 }
-                Err(ReadError::Transport(e)) if retries < retry.max_retries && !e.is_redirect() => {
-                    retries += 1;
-                    tokio::time::sleep(jitter(retry.backoff(retries))).await;
-                }
                 Err(ReadError::Transport(e)) => {
+                    // As for data requests: the resolver's refusal is a
+                    // policy decision, final, not a failure to retry.
+                    if let Some(denied) = denied_by_resolver(&e) {
+                        return Err(HttpError::Denied(denied));
+                    }
+                    if retries < retry.max_retries && !e.is_redirect() {
+                        retries += 1;
+                        tokio::time::sleep(jitter(retry.backoff(retries))).await;
+                        continue;
+                    }
                     return Err(HttpError::Transport {
                         what: self.describe_transport_error(&e),
                         retries,
@@ -528,6 +527,15 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
         when.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// The wait before retry number `retries` after a retryable status: the
+/// server's `Retry-After`, else the policy's backoff with jitter; never
+/// more than the policy's `max_delay`.
+fn status_wait(retry: &RetryPolicy, retries: u32, retry_after: Option<Duration>) -> Duration {
+    retry_after
+        .unwrap_or_else(|| jitter(retry.backoff(retries)))
+        .min(retry.max_delay)
 }
 
 /// Up to 10% random extra wait, so many extractions retrying at once spread out.
