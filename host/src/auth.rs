@@ -434,6 +434,24 @@ mod tests {
         assert_eq!(map[AUTHORIZATION], "Basic czNjcjN0LXZhbHVlOng=");
     }
 
+    /// The error of authenticating a request to `base` with an OAuth2
+    /// client-credentials token from `token_url` (secret `key`).
+    async fn token_error(
+        secrets: &Secrets,
+        http: &HttpClient,
+        base: &Url,
+        token_url: &str,
+    ) -> String {
+        let spec = parse_auth(&serde_json::json!({
+            "type": "oauth2", "grant_type": "client_credentials", "client_id": "id",
+            "client_secret": "{{ secrets.key }}", "token_url": token_url
+        }))
+        .unwrap();
+        let a = Authenticator::new(Some(&spec), &[], base, secrets).unwrap();
+        let mut url = base.clone();
+        a.headers_for(http, &mut url).await.unwrap_err().to_string()
+    }
+
     #[tokio::test]
     async fn token_endpoint_at_a_non_public_address_is_refused_at_once() {
         // A component-declared host may only be reached at public
@@ -446,19 +464,8 @@ mod tests {
         let mut secrets = Secrets::default();
         secrets.insert("key", "s3cr3t-value".into());
         let http = HttpClient::new(policy, HttpSettings::default(), secrets.redactor()).unwrap();
-        let spec = parse_auth(&serde_json::json!({
-            "type": "oauth2", "grant_type": "client_credentials", "client_id": "id",
-            "client_secret": "{{ secrets.key }}", "token_url": "http://localhost:9/token"
-        }))
-        .unwrap();
         let base = Url::parse("http://localhost:9/").unwrap();
-        let a = Authenticator::new(Some(&spec), &[], &base, &secrets).unwrap();
-        let mut url = base.clone();
-        let err = a
-            .headers_for(&http, &mut url)
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = token_error(&secrets, &http, &base, "http://localhost:9/token").await;
         assert!(
             err.contains("token endpoint") && err.contains("non-public address"),
             "{err}"
@@ -470,18 +477,7 @@ mod tests {
     #[tokio::test]
     async fn token_endpoint_refused_by_egress_is_an_auth_error_without_secrets() {
         let (secrets, http, base) = setup();
-        let spec = parse_auth(&serde_json::json!({
-            "type": "oauth2", "grant_type": "client_credentials", "client_id": "id",
-            "client_secret": "{{ secrets.key }}", "token_url": "https://idp.example.com/token"
-        }))
-        .unwrap();
-        let a = Authenticator::new(Some(&spec), &[], &base, &secrets).unwrap();
-        let mut url = base.clone();
-        let err = a
-            .headers_for(&http, &mut url)
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = token_error(&secrets, &http, &base, "https://idp.example.com/token").await;
         assert!(
             err.contains("token endpoint")
                 && err.contains("idp.example.com")
